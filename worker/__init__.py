@@ -1,0 +1,1 @@
+"""mlmon workers: consumer groups, metrics, status and the `mlmon` command."""

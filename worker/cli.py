@@ -1,0 +1,198 @@
+"""The `mlmon` command."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import redis
+
+from producer_sdk import Publisher, event_json_schemas
+from worker.dashboard import render
+from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
+from worker.groups import GROUPS
+from worker.log import configure_logging
+from worker.redis_conn import RedisUnavailableError, connect, connect_url
+from worker.service import build_consumers, run_consumers
+from worker.settings import Settings, SettingsError, load_settings
+from worker.status import build_status
+
+EXIT_UNAVAILABLE = 1
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"mlmon: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as e:
+        fail(str(e), EXIT_CONFIG)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def redis_or_exit(settings: Settings) -> redis.Redis:
+    try:
+        return connect(settings)
+    except RedisUnavailableError as e:
+        fail(str(e), EXIT_UNAVAILABLE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlmon")
+def cli() -> None:
+    """mlmon: monitoring, feedback and retraining for a trading pipeline's ML verdicts."""
+
+
+@cli.command()
+@click.option(
+    "--groups",
+    default=",".join(GROUPS),
+    show_default=True,
+    help="Comma-separated consumer groups to run.",
+)
+@click.option("--burst", is_flag=True, help="Drain what is in the streams now, then exit 0.")
+@click.option(
+    "--consumer",
+    envvar="MLMON_CONSUMER",
+    default=socket.gethostname(),
+    show_default="the host name",
+    help="Consumer name; a restarted worker with the same name resumes its pending entries.",
+)
+def worker(groups: str, burst: bool, consumer: str) -> None:
+    """Run consumer groups on the streams."""
+    names = [name.strip() for name in groups.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(GROUPS))
+    if unknown or not names:
+        fail(f"unknown group(s) {', '.join(unknown) or '(none)'}; known: {', '.join(GROUPS)}", EXIT_CONFIG)
+    settings = settings_or_exit()
+    redis_or_exit(settings).close()
+    stop = threading.Event()
+    consumers = build_consumers(settings, names, consumer=consumer, stop=stop)
+    sys.exit(run_consumers(consumers, burst=burst, stop=stop))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--report", is_flag=True, help="Print a plain-text report.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report (or JSON, for a .json file) to a file.")  # fmt: skip
+@click.option("--detailed", is_flag=True, help="Add the per-window breakdown.")
+@click.option("--watch", is_flag=True, help="Refresh in place until interrupted.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between --watch refreshes.")
+def status(
+    as_json: bool, report: bool, export_path: Path | None, detailed: bool, watch: bool, interval: float
+) -> None:
+    """Show the monitoring dashboard."""
+    settings = settings_or_exit()
+    client = redis_or_exit(settings)
+    if export_path is not None:
+        snapshot = build_status(client, settings)
+        if export_path.suffix == ".json":
+            text = json.dumps(snapshot, indent=2) + "\n"
+        else:
+            text = render(snapshot, zone=settings.zone, plain=True, detailed=True)
+        export_path.parent.mkdir(parents=True, exist_ok=True)
+        export_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {export_path}")
+        return
+    if as_json:
+        click.echo(json.dumps(build_status(client, settings)))
+        return
+    if not watch:
+        click.echo(render(build_status(client, settings), zone=settings.zone, plain=report, detailed=detailed), nl=False)
+        return
+    try:
+        while True:
+            screen = render(build_status(client, settings), zone=settings.zone, detailed=detailed)
+            click.echo("\x1b[H\x1b[2J" + screen, nl=False)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.option("--type", "event_type", help="Only this event type (e.g. prediction).")
+def schema(event_type: str | None) -> None:
+    """Print the JSON Schema of every event, for producers in other languages."""
+    schemas = event_json_schemas()
+    if event_type is not None:
+        if event_type not in schemas:
+            fail(f"unknown event type {event_type!r}; known: {', '.join(schemas)}", EXIT_CONFIG)
+        schemas = {event_type: schemas[event_type]}
+    click.echo(json.dumps(schemas, indent=2))
+
+
+@cli.command()
+@click.option("--predictions", "count", default=5_000, show_default=True, help="How many to publish.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic traffic.")
+def demo(count: int, seed: int) -> None:
+    """Publish synthetic traffic, process it with the real workers, show the dashboard."""
+    from worker.demo import synthetic_predictions
+
+    settings = settings_or_exit()
+    with redis_for_demo(settings) as url:
+        settings = settings_or_exit(REDIS_URL=url)
+        client = redis_or_exit(settings)
+        publisher = Publisher(client, prefix=settings.prefix, stream_maxlen=settings.stream_maxlen)
+        events = list(synthetic_predictions(count, seed=seed))
+        with click.progressbar(length=count, label="publishing predictions", file=sys.stderr) as bar:
+            for start in range(0, count, 1_000):
+                chunk = events[start : start + 1_000]
+                publisher.publish_many(chunk)
+                bar.update(len(chunk))
+        click.echo(f"processing with the workers: {', '.join(GROUPS)} ...", err=True)
+        stop = threading.Event()
+        started = time.monotonic()
+        consumers = build_consumers(settings, list(GROUPS), consumer="demo", stop=stop)
+        code = run_consumers(consumers, burst=True, stop=stop)
+        elapsed_s = time.monotonic() - started
+        if code != 0:
+            fail("a worker failed; see the log lines above", code)
+        click.echo(f"processed {count} predictions in {elapsed_s:.1f} s; logs in "
+                   f"{settings.predictions_log_dir}", err=True)  # fmt: skip
+        click.echo(render(build_status(client, settings), zone=settings.zone, detailed=True), nl=False)
+
+
+@contextmanager
+def redis_for_demo(settings: Settings) -> Iterator[str]:
+    """The configured Redis; without REDIS_URL and nothing at the default, one of our own."""
+    if settings.redis_url_set:
+        yield settings.redis_url
+        return
+    try:
+        connect_url(settings.redis_url, timeout_s=1.0).close()
+        yield settings.redis_url
+        return
+    except RedisUnavailableError:
+        pass
+    try:
+        server = start_embedded_redis(settings.home / "data" / "redis")
+    except EmbeddedRedisError as e:
+        fail(str(e), EXIT_UNAVAILABLE)
+    click.echo(f"no Redis at {settings.redis_url}; started redis-server at {server.url} "
+               "(data in data/redis/)", err=True)  # fmt: skip
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    cli(prog_name="mlmon")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Decoding of stream entries: the one place raw bytes become events.
+
+Anything a consumer cannot use raises `DecodeError` with a reason a person can act on;
+the runtime sends such entries to the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from producer_sdk.events import AnyEvent, parse_event
+from producer_sdk.streams import STREAM_OF_TYPE, StreamName
+
+MAX_ENTRY_BYTES = 64 * 1024
+EVENT_FIELD = b"event"
+
+
+class DecodeError(Exception):
+    """A stream entry that can never be processed; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One decoded entry as a consumer group received it."""
+
+    entry_id: str
+    event: AnyEvent
+    deliveries: int
+
+
+def decode_entry(stream: StreamName, fields: dict[bytes, bytes]) -> AnyEvent:
+    """Validate an entry's `event` field and check it belongs on `stream`."""
+    size_bytes = sum(len(name) + len(value) for name, value in fields.items())
+    if size_bytes > MAX_ENTRY_BYTES:
+        raise DecodeError(f"entry too large: {size_bytes} bytes > {MAX_ENTRY_BYTES}")
+    raw = fields.get(EVENT_FIELD)
+    if raw is None:
+        names = ", ".join(sorted(name.decode(errors="replace") for name in fields)) or "none"
+        raise DecodeError(f"missing field 'event' (fields: {names})")
+    try:
+        event = parse_event(raw)
+    except ValidationError as e:
+        raise DecodeError(_validation_reason(e)) from e
+    expected = STREAM_OF_TYPE[event.type]
+    if expected is not stream:
+        raise DecodeError(
+            f"event type {event.type.value!r} belongs on stream {expected.value!r}, "
+            f"not {stream.value!r}"
+        )
+    return event
+
+
+def _validation_reason(error: ValidationError) -> str:
+    first = error.errors()[0]
+    kind, location = first["type"], first["loc"]
+    if kind == "json_invalid":
+        return f"not JSON: {first['msg']}"
+    if not location:
+        return f"not a JSON object: {first['msg']}"
+    if kind == "union_tag_not_found":
+        return "missing field 'type'"
+    if kind == "union_tag_invalid":
+        given = first["input"].get("type") if isinstance(first["input"], dict) else None
+        return f"unknown type {given!r}"
+    # the first location item is the union tag (the event type); the rest is the field
+    message = str(first["msg"]).removeprefix("Value error, ")
+    count = error.error_count()
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    field = ".".join(str(part) for part in location[1:])
+    if not field:
+        return f"invalid {location[0]} event: {message}{more}"
+    return f"invalid field {field!r}: {message}{more}"

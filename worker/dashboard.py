@@ -1,0 +1,117 @@
+"""Text rendering of a status snapshot: the original system's monitoring dashboard.
+
+`render(status, plain=False)` is the terminal dashboard; `plain=True` is the report for
+files and e-mail (no emoji). Missing numbers print as "n/a", never as 0.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+WIDTH = 80
+BAR_SCALE = 50  # a bar of 100 % is 50 characters
+RECENT_SHOWN = 5
+
+
+def render(
+    status: dict[str, Any], *, zone: tzinfo, plain: bool = False, detailed: bool = False
+) -> str:
+    """The dashboard text; times are shown in `zone` (MLMON_TIMEZONE)."""
+    lines: list[str] = []
+
+    def title(icon: str, text: str) -> None:
+        lines.extend(["", text if plain else f"{icon} {text}", "-" * WIDTH])
+
+    generated = datetime.fromisoformat(status["generated_at"]).astimezone(zone)
+    lines += ["=" * WIDTH, "ML MONITORING DASHBOARD".center(WIDTH), "=" * WIDTH]
+    lines += [f"Generated: {generated:%Y-%m-%d %H:%M:%S %Z}", "=" * WIDTH]
+
+    title("📊", "PREDICTION METRICS")
+    lines += _metric_lines(status)
+
+    title("📈", "VERDICT DISTRIBUTION")
+    lines += _distribution_lines(status["verdict_distribution"]["final"])
+
+    if detailed:
+        title("🕒", "ROLLING WINDOWS")
+        lines += _window_lines(status)
+        for kind in ("ml", "rule"):
+            title("📈", f"{kind.upper()} VERDICT DISTRIBUTION")
+            lines += _distribution_lines(status["verdict_distribution"][kind])
+
+    recent = status["recent_predictions"][:RECENT_SHOWN]
+    title("🔍", f"RECENT PREDICTIONS (Last {len(recent)})")
+    lines += _recent_lines(recent, zone=zone, plain=plain) or ["No predictions yet."]
+
+    for icon, name, heading in (
+        ("🔄", "retraining", "RETRAINING STATUS"),
+        ("⚠️ ", "drift", "DRIFT DETECTION"),
+        ("🎯", "feedback", "FEEDBACK"),
+    ):
+        title(icon, heading)
+        section = status[name]
+        lines.append(section.get("message", "") if not section.get("available") else str(section))
+
+    title("☠️ ", "DEAD LETTERS")
+    lines.append(f"Entries in {status['streams']['dead']}: {status['dead_letters']}")
+    lines.append("=" * WIDTH)
+    return "\n".join(lines) + "\n"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _metric_lines(metrics: dict[str, Any]) -> list[str]:
+    return [
+        f"Total Predictions: {metrics['total_predictions']}",
+        f"ML Usage Rate: {_percent(metrics['ml_usage_rate'])}",
+        f"Agreement Rate: {_percent(metrics['agreement_rate'])}",
+        f"Disagreement Rate: {_percent(metrics['disagreement_rate'])}",
+        f"Avg ML Confidence: {_percent(metrics['avg_ml_confidence'])}",
+    ]
+
+
+def _distribution_lines(counts: dict[str, int]) -> list[str]:
+    total = sum(counts.values())
+    lines = []
+    for verdict, count in counts.items():
+        share = count / total if total else 0.0
+        bar = "█" * round(share * BAR_SCALE)
+        lines.append(f"{verdict:<12}: {count:>6} ({share:6.1%}) {bar}")
+    return lines
+
+
+def _window_lines(status: dict[str, Any]) -> list[str]:
+    header = f"{'window':<8}{'predictions':>12}{'ML usage':>11}{'agreement':>11}{'avg conf':>10}"
+    lines = [header]
+    rows = [("all", status), *status["windows"].items()]
+    for name, metrics in rows:
+        lines.append(
+            f"{name:<8}{metrics['total_predictions']:>12}"
+            f"{_percent(metrics['ml_usage_rate']):>11}"
+            f"{_percent(metrics['agreement_rate']):>11}"
+            f"{_percent(metrics['avg_ml_confidence']):>10}"
+        )
+    return lines
+
+
+def _recent_lines(recent: list[dict[str, Any]], *, zone: tzinfo, plain: bool) -> list[str]:
+    lines = []
+    yes, no = ("yes", "no") if plain else ("✅", "❌")
+    for number, p in enumerate(recent, start=1):
+        ml = "did not run"
+        if p["ml_verdict"] is not None:
+            ml = p["ml_verdict"]
+            if p["ml_confidence"] is not None:
+                ml += f" ({p['ml_confidence']:.1%})"
+        agreement = "n/a" if p["agreement"] is None else (yes if p["agreement"] else no)
+        lines += [
+            f"{number}. {p['ticker']} at {datetime.fromisoformat(p['ts']).astimezone(zone):%Y-%m-%d %H:%M:%S %Z}",
+            f"   ML: {ml}",
+            f"   Rule: {p['rule_verdict']}",
+            f"   Final: {p['final_verdict']} ({p['verdict_source']})",
+            f"   Agreement: {agreement}",
+        ]
+    return lines

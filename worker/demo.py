@@ -1,0 +1,83 @@
+"""Synthetic but realistic traffic for `mlmon demo`.
+
+A few hundred NSE/BSE tickers, a rule-verdict mix like a screener's, an ML model that runs
+on most stocks, agrees with the rules about two times in three, and is trusted for the
+final verdict when it is confident enough.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from producer_sdk import Prediction, Verdict, VerdictSource
+
+NSE_SYMBOLS = """
+RELIANCE TCS HDFCBANK INFY ICICIBANK HINDUNILVR ITC SBIN BHARTIARTL KOTAKBANK LT AXISBANK
+ASIANPAINT MARUTI SUNPHARMA TITAN BAJFINANCE ULTRACEMCO NESTLEIND WIPRO HCLTECH TECHM
+POWERGRID NTPC ONGC COALINDIA TATASTEEL JSWSTEEL HINDALCO ADANIENT ADANIPORTS GRASIM
+DIVISLAB DRREDDY CIPLA APOLLOHOSP BAJAJFINSV BAJAJ-AUTO HEROMOTOCO EICHERMOT M&M
+TATAMOTORS BRITANNIA TATACONSUM INDUSINDBK SBILIFE HDFCLIFE UPL BPCL IOC GAIL VEDL
+SHREECEM DABUR GODREJCP PIDILITIND BERGEPAINT HAVELLS SIEMENS ABB BOSCHLTD MOTHERSON
+AMBUJACEM ACC DLF GODREJPROP OBEROIRLTY LODHA PNB BANKBARODA CANBK UNIONBANK IDFCFIRSTB
+FEDERALBNK BANDHANBNK AUBANK YESBANK CHOLAFIN MUTHOOTFIN SHRIRAMFIN LICHSGFIN PFC RECLTD
+IRCTC IRFC HAL BEL BHEL SAIL NMDC JINDALSTEL TATAPOWER ADANIGREEN ADANIPOWER TORNTPOWER
+LUPIN AUROPHARMA BIOCON ALKEM TORNTPHARM ZYDUSLIFE GLENMARK IPCALAB LAURUSLABS MAXHEALTH
+FORTIS NAUKRI ZOMATO PAYTM NYKAA POLICYBZR DMART TRENT PAGEIND JUBLFOOD VBL UBL MCDOWELL-N
+COLPAL MARICO EMAMILTD TATACHEM PIIND SRF AARTIIND DEEPAKNTR NAVINFLUOR ATUL COROMANDEL
+CHAMBLFERT ASHOKLEY TVSMOTOR ESCORTS BALKRISIND MRF APOLLOTYRE CEATLTD EXIDEIND AMARAJABAT
+MPHASIS LTIM PERSISTENT COFORGE LTTS OFSS TATAELXSI KPITTECH CYIENT ZENSARTECH SONACOMS
+INDIGO CONCOR GMRINFRA IRB POLYCAB KEI DIXON VOLTAS BLUESTARCO WHIRLPOOL CROMPTON
+ASTRAL SUPREMEIND KAJARIACER CUMMINSIND THERMAX AIAENG SKFINDIA TIMKEN GRINDWELL
+INDHOTEL EIHOTEL LEMONTREE PVRINOX SUNTV ZEEL NETWORK18 HATHWAY IDEA INDUSTOWER TATACOMM
+MANAPPURAM IIFL ANGELONE CDSL BSE MCX CAMS KFINTECH HDFCAMC NAM-INDIA ICICIGI ICICIPRULI
+STARHEALTH MFSL SBICARD PEL ABCAPITAL LICI GICRE NIACL JIOFIN
+""".split()
+BSE_LISTED = NSE_SYMBOLS[:80]
+TICKERS = [f"{s}.NS" for s in NSE_SYMBOLS] + [f"{s}.BO" for s in BSE_LISTED]
+
+VERDICTS = list(Verdict)
+RULE_MIX = (0.15, 0.30, 0.35, 0.20)  # strong_buy, buy, watch, avoid
+ML_RUN_RATE = 0.92
+ML_AGREES_RATE = 0.66
+ML_TRUST_CONFIDENCE = 0.62
+MODEL_VERSION = "demo-v1"
+
+
+def synthetic_predictions(
+    count: int, *, seed: int = 7, now: datetime | None = None, spread: timedelta = timedelta(hours=6)
+) -> Iterator[Prediction]:
+    """`count` predictions with timestamps spread over the `spread` before `now`, in order."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    start = now - spread
+    for i in range(count):
+        ts = start + spread * ((i + rng.random()) / count)
+        rule = rng.choices(VERDICTS, weights=RULE_MIX)[0]
+        ml_verdict: Verdict | None = None
+        confidence: float | None = None
+        source = VerdictSource.RULE
+        if rng.random() < ML_RUN_RATE:
+            ml_verdict = rule if rng.random() < ML_AGREES_RATE else rng.choice(VERDICTS)
+            confidence = round(min(0.99, max(0.35, rng.betavariate(8, 2.2))), 4)
+            if confidence >= ML_TRUST_CONFIDENCE:
+                source = VerdictSource.ML
+        features = None
+        if rng.random() < 0.3:
+            features = {
+                "rsi_14": round(rng.uniform(15, 85), 2),
+                "pe_ratio": round(rng.uniform(5, 80), 2),
+                "momentum_20d_pct": round(rng.gauss(0.5, 6), 2),
+            }
+        yield Prediction(
+            ticker=rng.choice(TICKERS),
+            ts=ts,
+            ml_verdict=ml_verdict,
+            ml_confidence=confidence,
+            rule_verdict=rule,
+            final_verdict=ml_verdict if source is VerdictSource.ML and ml_verdict else rule,
+            verdict_source=source,
+            features=features,
+            model_version=MODEL_VERSION if ml_verdict else None,
+        )

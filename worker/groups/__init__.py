@@ -1,0 +1,17 @@
+"""The consumer groups: each is one concern with its own handler and its own progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+
+from worker.groups.logs import LogsHandler
+from worker.groups.metrics import MetricsHandler
+from worker.runtime import Handler
+from worker.settings import Settings
+
+GROUPS: dict[str, Callable[[redis.Redis, Settings], Handler]] = {
+    LogsHandler.group: LogsHandler,
+    MetricsHandler.group: MetricsHandler,
+}

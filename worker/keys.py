@@ -1,0 +1,83 @@
+"""Every Redis key mlmon uses, built here and nowhere else.
+
+Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
+
+    mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
+    mlmon:dedup:<group>:<event_id>      idempotency mark of one event in one group (TTL)
+    mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
+    mlmon:metrics:all                   all-time counters (hash)
+    mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
+    mlmon:metrics:hour:<UTC hour>       counters of one hour, e.g. ...:2026-11-27T08 (TTL)
+    mlmon:metrics:recent                last predictions, newest first (list, capped)
+    mlmon:logs:committed                prediction log file -> committed length in bytes (hash)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from producer_sdk.streams import StreamName, stream_key
+
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+HOUR_FORMAT = "%Y-%m-%dT%H"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one prefix."""
+
+    prefix: str
+
+    def stream(self, name: StreamName) -> str:
+        return stream_key(self.prefix, name)
+
+    @property
+    def dead_stream(self) -> str:
+        return self.stream(StreamName.DEAD)
+
+    def dedup_prefix(self, group: str) -> str:
+        """Mark keys of a group are this plus the event_id (the Lua script appends it)."""
+        return f"{self.prefix}:dedup:{group}:"
+
+    def dedup(self, group: str, event_id: str) -> str:
+        return self.dedup_prefix(group) + event_id
+
+    def dead_mark(self, stream: StreamName, entry_id: str, group: str | None = None) -> str:
+        """One dead letter per entry; per group too for failures only one group sees."""
+        scope = f"dead-{group}" if group else "dead"
+        return self.dedup(scope, f"{stream.value}:{entry_id}")
+
+    @property
+    def metrics_all(self) -> str:
+        return f"{self.prefix}:metrics:all"
+
+    def metrics_minute(self, at: datetime) -> str:
+        return f"{self.prefix}:metrics:minute:{at.astimezone(UTC).strftime(MINUTE_FORMAT)}"
+
+    def metrics_hour(self, at: datetime) -> str:
+        return f"{self.prefix}:metrics:hour:{at.astimezone(UTC).strftime(HOUR_FORMAT)}"
+
+    @property
+    def metrics_recent(self) -> str:
+        return f"{self.prefix}:metrics:recent"
+
+    @property
+    def logs_committed(self) -> str:
+        return f"{self.prefix}:logs:committed"
+
+    def pattern(self) -> str:
+        """SCAN pattern matching every key of this prefix."""
+        return f"{self.prefix}:*"
+
+
+def minute_starts(now: datetime, count: int) -> list[datetime]:
+    """Starts of the `count` minutes ending with the current one, newest first."""
+    current = now.astimezone(UTC).replace(second=0, microsecond=0)
+    return [current - timedelta(minutes=i) for i in range(count)]
+
+
+def hour_starts(now: datetime, count: int) -> list[datetime]:
+    """Starts of the `count` hours ending with the current one, newest first."""
+    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [current - timedelta(hours=i) for i in range(count)]

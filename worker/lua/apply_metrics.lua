@@ -1,0 +1,51 @@
+-- Apply one batch of predictions to the rolling metrics and acknowledge it, atomically.
+-- Each event counts once: its idempotency mark is set in the same step as its counters,
+-- so a redelivered or re-published event changes nothing.
+-- KEYS[1] source stream, KEYS[2] recent-predictions list
+-- ARGV[1] group, ARGV[2] mark key prefix, ARGV[3] mark ttl (s), ARGV[4] recent cap,
+-- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], events: [{id, h, f, c, r}]}
+--   h: indices into hashes, f: counter fields to add 1 to, c: confidence in micro-units,
+--   r: the recent-predictions line
+local function call_chunked(command, key, first, items, from)
+  -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
+  for i = from, #items, 1000 do
+    if first then
+      redis.call(command, key, first, unpack(items, i, math.min(i + 999, #items)))
+    else
+      redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
+    end
+  end
+end
+
+local batch = cjson.decode(ARGV[5])
+local cap = tonumber(ARGV[4])
+local totals = {}
+local recent = {}
+local applied = 0
+for _, ev in ipairs(batch.events) do
+  if redis.call('SET', ARGV[2] .. ev.id, '1', 'NX', 'EX', ARGV[3]) then
+    applied = applied + 1
+    for _, h in ipairs(ev.h) do
+      local acc = totals[h]
+      if not acc then acc = {}; totals[h] = acc end
+      for _, field in ipairs(ev.f) do acc[field] = (acc[field] or 0) + 1 end
+      if ev.c then
+        acc['ml_confidence_sum_micro'] = (acc['ml_confidence_sum_micro'] or 0) + ev.c
+      end
+    end
+    recent[#recent + 1] = ev.r
+  end
+end
+for h, acc in pairs(totals) do
+  local key, ttl = batch.hashes[h][1], batch.hashes[h][2]
+  for field, n in pairs(acc) do
+    redis.call('HINCRBY', key, field, string.format('%d', n))
+  end
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+if #recent > 0 then
+  call_chunked('LPUSH', KEYS[2], nil, recent, math.max(1, #recent - cap + 1))
+  redis.call('LTRIM', KEYS[2], 0, cap - 1)
+end
+call_chunked('XACK', KEYS[1], ARGV[1], batch.ids, 1)
+return applied

@@ -1,0 +1,269 @@
+"""The consumer-group loop every group runs.
+
+One loop, many groups: create the group if missing, read this consumer's own pending
+entries first (what a crash left unacknowledged), then new ones in batches; decode each
+entry through `worker.codec`; send what cannot be used to the dead-letter stream; hand the
+rest to the group's handler, which makes its effect durable and acknowledges in one step.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+import redis
+import structlog
+
+from producer_sdk.streams import StreamName
+from worker.codec import DecodeError, Delivery, decode_entry
+from worker.keys import Keys
+from worker.log import get_logger
+from worker.scripts import load_script
+from worker.settings import Settings
+
+log = get_logger(__name__)
+
+StreamEntries = list[tuple[bytes, dict[bytes, bytes] | None]]
+RECONNECT_BACKOFF_MAX_S = 30.0
+
+
+class Handler(Protocol):
+    """A group's effect. `handle` must make the effect durable and XACK the entries
+    in the same atomic step, so a crash between the two cannot count anything twice."""
+
+    group: ClassVar[str]
+    streams: ClassVar[tuple[StreamName, ...]]
+
+    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None: ...
+
+
+@dataclass
+class ConsumerStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class GroupConsumer:
+    """Runs one handler as consumer `consumer` of its group.
+
+    :param handler: the group's effect.
+    :param client: a Redis client for this consumer.
+    :param settings: batch size, block time, delivery limit, prefix.
+    :param consumer: the consumer name; a restarted worker with the same name takes
+        back its own pending entries first.
+    :param stop: set to finish the current batch and return.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        client: redis.Redis,
+        *,
+        settings: Settings,
+        consumer: str,
+        stop: threading.Event,
+    ) -> None:
+        self.handler = handler
+        self.client = client
+        self.settings = settings
+        self.consumer = consumer
+        self.stop = stop
+        self.keys = Keys(settings.prefix)
+        self.stats = ConsumerStats()
+        self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
+        self._dead_letter = load_script(client, "dead_letter")
+
+    @property
+    def group(self) -> str:
+        return self.handler.group
+
+    def run(self, *, burst: bool = False) -> None:
+        """Consume until `stop` is set, or with `burst` until the streams are drained.
+
+        In burst mode any failure propagates (the caller exits non-zero); otherwise Redis
+        outages and handler errors are logged and retried with capped back-off.
+        """
+        with structlog.contextvars.bound_contextvars(group=self.group, consumer=self.consumer):
+            if burst:
+                self._ensure_groups()
+                self._drain_pending()
+                self._drain_new(self._last_ids())
+                return
+            self._run_forever()
+
+    def _run_forever(self) -> None:
+        failures = 0
+        recovered = False
+        while not self.stop.is_set():
+            try:
+                if not recovered:
+                    self._ensure_groups()
+                    self._drain_pending()
+                    recovered = True
+                self._read_new_once(block_ms=self.settings.block_ms)
+                if failures:
+                    log.info("resumed", after_failures=failures)
+                failures = 0
+            except redis.RedisError as e:
+                failures += 1
+                recovered = False
+                if failures == 1:
+                    log.warning("redis unavailable, retrying", error=str(e))
+                self._backoff(failures)
+            except Exception:
+                failures += 1
+                recovered = False
+                log.exception("batch failed, will retry from pending", failures=failures)
+                self._backoff(failures)
+
+    def _backoff(self, failures: int) -> None:
+        delay_s = min(RECONNECT_BACKOFF_MAX_S, 0.1 * 2 ** min(failures, 10))
+        self.stop.wait(delay_s * random.uniform(0.5, 1.0))
+
+    def _ensure_groups(self) -> None:
+        for stream_key in self._stream_keys:
+            try:
+                self.client.xgroup_create(stream_key, self.group, id="0", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+
+    def _last_ids(self) -> dict[str, tuple[int, int]]:
+        """Where each stream ends now; a burst stops there even if producers go on."""
+        last: dict[str, tuple[int, int]] = {}
+        for stream_key in self._stream_keys:
+            info = self.client.xinfo_stream(stream_key)
+            last[stream_key] = _parse_id(info["last-generated-id"])
+        return last
+
+    def _drain_pending(self) -> None:
+        """Re-process entries delivered to this consumer but never acknowledged."""
+        for stream_key in self._stream_keys:
+            after = "0"
+            while not self.stop.is_set():
+                reply = self.client.xreadgroup(
+                    self.group, self.consumer, {stream_key: after}, count=self.settings.batch_size
+                )
+                entries = _entries_of(reply, stream_key)
+                if not entries:
+                    break
+                counts = self._delivery_counts(stream_key, entries)
+                self._process(stream_key, entries, counts)
+                after = _text(entries[-1][0])
+
+    def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
+        remaining = {key for key, last in until.items() if last > (0, 0)}
+        while remaining and not self.stop.is_set():
+            reply = self.client.xreadgroup(
+                self.group,
+                self.consumer,
+                dict.fromkeys(remaining, ">"),
+                count=self.settings.batch_size,
+            )
+            if not reply:
+                return
+            for stream, entries in reply:
+                stream_key = _text(stream)
+                self._process(stream_key, entries, None)
+                if entries and _parse_id(_text(entries[-1][0])) >= until[stream_key]:
+                    remaining.discard(stream_key)
+
+    def _read_new_once(self, *, block_ms: int) -> None:
+        reply = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            dict.fromkeys(self._stream_keys, ">"),
+            count=self.settings.batch_size,
+            block=block_ms,
+        )
+        for stream, entries in reply or []:
+            self._process(_text(stream), entries, None)
+
+    def _delivery_counts(self, stream_key: str, entries: StreamEntries) -> dict[str, int]:
+        pending = self.client.xpending_range(
+            stream_key,
+            self.group,
+            min=_text(entries[0][0]),
+            max=_text(entries[-1][0]),
+            count=len(entries),
+            consumername=self.consumer,
+        )
+        return {_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
+
+    def _process(
+        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
+    ) -> None:
+        stream = self._stream_keys[stream_key]
+        good: list[Delivery] = []
+        dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
+        gone: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = _text(raw_id)
+            deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            if not fields:
+                gone.append(entry_id)  # trimmed from the stream while pending
+                continue
+            if deliveries > self.settings.max_deliveries:
+                reason = f"poison: delivered {deliveries} times without success"
+                dead.append((entry_id, fields, reason, deliveries))
+                continue
+            try:
+                good.append(Delivery(entry_id, decode_entry(stream, fields), deliveries))
+            except DecodeError as e:
+                dead.append((entry_id, fields, e.reason, deliveries))
+        if gone:
+            self.client.xack(stream_key, self.group, *gone)
+        if dead:
+            self._send_to_dead(stream, stream_key, dead)
+        if good:
+            self.handler.handle(stream, good)
+        self.stats.processed += len(good)
+        self.stats.dead_lettered += len(dead)
+        self.stats.batches += 1
+
+    def _send_to_dead(
+        self,
+        stream: StreamName,
+        stream_key: str,
+        dead: list[tuple[str, dict[bytes, bytes], str, int]],
+    ) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        dead_at = datetime.now(UTC).isoformat()
+        for entry_id, fields, reason, deliveries in dead:
+            group_scope = self.group if reason.startswith("poison") else None
+            letter: list[Any] = [
+                "stream", stream_key, "entry_id", entry_id, "group", self.group,
+                "reason", reason, "deliveries", deliveries, "dead_at", dead_at,
+            ]  # fmt: skip
+            for name, value in fields.items():
+                letter += [b"entry." + name, value]
+            self._dead_letter(
+                keys=[self.keys.dead_stream, stream_key, self.keys.dead_mark(stream, entry_id, group_scope)],
+                args=[self.group, entry_id, self.settings.stream_maxlen, self.settings.dedup_ttl_s, *letter],
+                client=pipe,
+            )  # fmt: skip
+            log.warning("dead-lettered", stream=stream_key, entry_id=entry_id, reason=reason)
+        pipe.execute()
+
+
+def _entries_of(reply: Any, stream_key: str) -> StreamEntries:
+    for stream, entries in reply or []:
+        if _text(stream) == stream_key:
+            return list(entries)
+    return []
+
+
+def _parse_id(entry_id: str | bytes) -> tuple[int, int]:
+    ms, _, seq = _text(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

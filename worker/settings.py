@@ -1,0 +1,124 @@
+"""One typed settings object, read once from the environment.
+
+Every variable is documented in the README's configuration table. An invalid value stops
+startup with one line naming the variable and what it accepts (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from producer_sdk import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(Exception):
+    """A setting has a value mlmon cannot run with; the message is one line."""
+
+
+class Settings(BaseSettings):
+    """mlmon's configuration. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
+    prefix: str = Field(
+        DEFAULT_PREFIX, validation_alias="MLMON_PREFIX", pattern=r"^[A-Za-z0-9_.-]{1,32}$"
+    )
+    home: Path = Field(Path(), validation_alias="MLMON_HOME")
+    timezone: str = Field("Asia/Kolkata", validation_alias="MLMON_TIMEZONE")
+    stream_maxlen: int = Field(
+        DEFAULT_STREAM_MAXLEN, validation_alias="MLMON_STREAM_MAXLEN", ge=1_000
+    )
+    batch_size: int = Field(500, validation_alias="MLMON_BATCH_SIZE", ge=1, le=10_000)
+    block_ms: int = Field(2_000, validation_alias="MLMON_BLOCK_MS", ge=1, le=60_000)
+    dedup_ttl_hours: float = Field(168.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0)
+    max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
+    recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
+    log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from e
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def redis_url_set(self) -> bool:
+        """Whether the user chose a Redis (then mlmon never starts one of its own)."""
+        return "REDIS_URL" in os.environ
+
+    @property
+    def dedup_ttl_s(self) -> int:
+        return int(self.dedup_ttl_hours * 3600)
+
+    @property
+    def predictions_log_dir(self) -> Path:
+        return self.home / "logs" / "ml_predictions"
+
+    def masked_redis_url(self) -> str:
+        """The Redis URL with any password replaced, for logs and messages."""
+        return mask_url(self.redis_url)
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; raise SettingsError with a one-line message.
+
+    `overrides` take environment variable names: `load_settings(MLMON_PREFIX="test")`.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        error = e.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        env_name = _env_name(field)
+        given = error.get("input")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{env_name}={given!r} is invalid: {message}") from e
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return field
