@@ -18,7 +18,7 @@ from producer_sdk.events import (
     new_event_id,
     parse_event,
 )
-from producer_sdk.publisher import DEFAULT_STREAM_MAXLEN, PublishError, Publisher
+from producer_sdk.publisher import DEFAULT_STREAM_MAXLEN, Publisher, PublishError
 from producer_sdk.streams import DEFAULT_PREFIX, STREAM_OF_TYPE, StreamName, stream_key
 
 __all__ = [

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 MAX_FEATURES = 256
 MAX_TICKERS = 10_000
 MAX_EXTRAS = 64

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from producer_sdk.events import (
     AnalysisCompleted,
@@ -68,9 +69,7 @@ class Publisher:
         """Send one event; returns the stream entry id."""
         stream, fields = self._entry(event)
         try:
-            entry_id = self.redis.xadd(
-                stream, fields, maxlen=self.stream_maxlen, approximate=True
-            )
+            entry_id = self.redis.xadd(stream, fields, maxlen=self.stream_maxlen, approximate=True)
         except redis.RedisError as e:
             raise PublishError(f"could not publish {event.type.value} to {stream}: {e}") from e
         return _text(entry_id)
@@ -199,7 +198,7 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entry(self, event: AnyEvent) -> tuple[str, dict[str, str]]:
+    def _entry(self, event: AnyEvent) -> tuple[str, dict[FieldT, EncodableT]]:
         if not isinstance(event, Prediction | AnalysisCompleted | BacktestCompleted | TradeOutcome):
             raise TypeError(
                 f"publish() takes an event model (Prediction, AnalysisCompleted, "

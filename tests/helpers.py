@@ -41,8 +41,13 @@ def make_prediction(**overrides: Any) -> Prediction:
     return Prediction(**fields)
 
 
-def random_predictions(count: int, *, seed: int = 1, now: datetime | None = None,
-                       spread: timedelta = timedelta(minutes=30)) -> list[Prediction]:
+def random_predictions(
+    count: int,
+    *,
+    seed: int = 1,
+    now: datetime | None = None,
+    spread: timedelta = timedelta(minutes=30),
+) -> list[Prediction]:
     """Varied predictions, some without ML, all within `spread` before `now`."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
@@ -52,13 +57,18 @@ def random_predictions(count: int, *, seed: int = 1, now: datetime | None = None
         ml = rng.choice([*VERDICTS, None])
         confidence = None if ml is None else rng.choice([0.0, 1.0, round(rng.random(), 6)])
         source = "ml" if ml is not None and rng.random() < 0.7 else "rule"
-        out.append(Prediction(
-            ticker=rng.choice(["RELIANCE.NS", "TCS.BO", "INFY.NS", "AAPL", "M&M.NS"]),
-            ts=now - spread * rng.random(),
-            ml_verdict=ml, ml_confidence=confidence, rule_verdict=rule,
-            final_verdict=ml if source == "ml" else rule, verdict_source=source,
-            features={"rsi": rng.uniform(0, 100)} if rng.random() < 0.3 else None,
-        ))  # fmt: skip
+        out.append(
+            Prediction(
+                ticker=rng.choice(["RELIANCE.NS", "TCS.BO", "INFY.NS", "AAPL", "M&M.NS"]),
+                ts=now - spread * rng.random(),
+                ml_verdict=ml,
+                ml_confidence=confidence,
+                rule_verdict=rule,
+                final_verdict=ml if source == "ml" else rule,
+                verdict_source=source,
+                features={"rsi": rng.uniform(0, 100)} if rng.random() < 0.3 else None,
+            )
+        )
     return out
 
 

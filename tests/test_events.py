@@ -55,11 +55,13 @@ def test_aware_timestamp_accepted_and_naive_rejected() -> None:
         hours=5, minutes=30
     )
     with pytest.raises(ValidationError, match="timezone"):
-        make_prediction(ts=datetime(2026, 1, 5, 10, 0))  # noqa: DTZ001
+        make_prediction(ts=datetime(2026, 1, 5, 10, 0))
 
 
 def test_ml_source_requires_ml_verdict() -> None:
-    assert make_prediction(ml_verdict=None, ml_confidence=None, verdict_source="rule").agrees is None
+    assert (
+        make_prediction(ml_verdict=None, ml_confidence=None, verdict_source="rule").agrees is None
+    )
     with pytest.raises(ValidationError, match="requires an ml_verdict"):
         make_prediction(ml_verdict=None, ml_confidence=None, verdict_source="ml")
 
@@ -121,20 +123,29 @@ def test_backtest_completed_rules() -> None:
 
 def test_trade_outcome_rules() -> None:
     event = TradeOutcome(
-        ticker="TCS.NS", prediction_date="2026-01-15", actual_outcome="profit",
-        pnl_pct=8.5, holding_days=10,
-    )  # fmt: skip
+        ticker="TCS.NS",
+        prediction_date="2026-01-15",
+        actual_outcome="profit",
+        pnl_pct=8.5,
+        holding_days=10,
+    )
     assert event.prediction_date == date(2026, 1, 15)
     with pytest.raises(ValidationError, match="actual_outcome"):
         TradeOutcome(
-            ticker="TCS.NS", prediction_date="2026-01-15", actual_outcome="win",
-            pnl_pct=8.5, holding_days=10,
-        )  # fmt: skip
+            ticker="TCS.NS",
+            prediction_date="2026-01-15",
+            actual_outcome="win",
+            pnl_pct=8.5,
+            holding_days=10,
+        )
     with pytest.raises(ValidationError, match="holding_days"):
         TradeOutcome(
-            ticker="TCS.NS", prediction_date="2026-01-15", actual_outcome="loss",
-            pnl_pct=-2.0, holding_days=-1,
-        )  # fmt: skip
+            ticker="TCS.NS",
+            prediction_date="2026-01-15",
+            actual_outcome="loss",
+            pnl_pct=-2.0,
+            holding_days=-1,
+        )
 
 
 verdicts = st.sampled_from(list(Verdict))
@@ -146,13 +157,17 @@ def predictions(draw: st.DrawFn) -> Prediction:
     ml = draw(st.none() | verdicts)
     fields: dict[str, Any] = {
         "ticker": draw(st.from_regex(r"[A-Z][A-Z0-9]{0,9}(\.(NS|BO))?", fullmatch=True)),
-        "ts": draw(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))),
+        "ts": draw(
+            st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
+        ),
         "ml_verdict": ml,
         "ml_confidence": None if ml is None else draw(st.floats(0, 1)),
         "rule_verdict": draw(verdicts),
         "final_verdict": draw(verdicts),
         "verdict_source": "rule" if ml is None else draw(st.sampled_from(["ml", "rule"])),
-        "features": draw(st.none() | st.dictionaries(st.text(min_size=1, max_size=20), finite, max_size=8)),
+        "features": draw(
+            st.none() | st.dictionaries(st.text(min_size=1, max_size=20), finite, max_size=8)
+        ),
         "model_version": draw(st.none() | st.text(min_size=1, max_size=20)),
     }
     return Prediction(**fields)
@@ -182,6 +197,11 @@ def test_schema_command_prints_every_event(env: dict[str, str]) -> None:
     result = run_mlmon("schema", env=env)
     assert result.returncode == 0, result.stderr
     schemas = json.loads(result.stdout)
-    assert set(schemas) == {"prediction", "ANALYSIS_COMPLETED", "BACKTEST_COMPLETED", "trade_outcome"}
+    assert set(schemas) == {
+        "prediction",
+        "ANALYSIS_COMPLETED",
+        "BACKTEST_COMPLETED",
+        "trade_outcome",
+    }
     assert "ml_confidence" in schemas["prediction"]["properties"]
     assert schemas["prediction"]["properties"]["ml_confidence"]["anyOf"][0]["maximum"] == 1.0

@@ -17,6 +17,7 @@ import redis
 
 from producer_sdk import Publisher, event_json_schemas
 from worker.dashboard import render
+from worker.demo import synthetic_predictions
 from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
 from worker.groups import GROUPS
 from worker.log import configure_logging
@@ -76,7 +77,10 @@ def worker(groups: str, burst: bool, consumer: str) -> None:
     names = [name.strip() for name in groups.split(",") if name.strip()]
     unknown = sorted(set(names) - set(GROUPS))
     if unknown or not names:
-        fail(f"unknown group(s) {', '.join(unknown) or '(none)'}; known: {', '.join(GROUPS)}", EXIT_CONFIG)
+        fail(
+            f"unknown group(s) {', '.join(unknown) or '(none)'}; known: {', '.join(GROUPS)}",
+            EXIT_CONFIG,
+        )
     settings = settings_or_exit()
     redis_or_exit(settings).close()
     stop = threading.Event()
@@ -87,13 +91,24 @@ def worker(groups: str, burst: bool, consumer: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--report", is_flag=True, help="Print a plain-text report.")
-@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report (or JSON, for a .json file) to a file.")  # fmt: skip
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report (or JSON, for a .json file) to a file.",
+)
 @click.option("--detailed", is_flag=True, help="Add the per-window breakdown.")
 @click.option("--watch", is_flag=True, help="Refresh in place until interrupted.")
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between --watch refreshes.")
+@click.option(
+    "--interval", default=2.0, show_default=True, help="Seconds between --watch refreshes."
+)
 def status(
-    as_json: bool, report: bool, export_path: Path | None, detailed: bool, watch: bool, interval: float
+    as_json: bool,
+    report: bool,
+    export_path: Path | None,
+    detailed: bool,
+    watch: bool,
+    interval: float,
 ) -> None:
     """Show the monitoring dashboard."""
     settings = settings_or_exit()
@@ -112,7 +127,12 @@ def status(
         click.echo(json.dumps(build_status(client, settings)))
         return
     if not watch:
-        click.echo(render(build_status(client, settings), zone=settings.zone, plain=report, detailed=detailed), nl=False)
+        click.echo(
+            render(
+                build_status(client, settings), zone=settings.zone, plain=report, detailed=detailed
+            ),
+            nl=False,
+        )
         return
     try:
         while True:
@@ -136,19 +156,21 @@ def schema(event_type: str | None) -> None:
 
 
 @cli.command()
-@click.option("--predictions", "count", default=5_000, show_default=True, help="How many to publish.")
+@click.option(
+    "--predictions", "count", default=5_000, show_default=True, help="How many to publish."
+)
 @click.option("--seed", default=7, show_default=True, help="Seed of the synthetic traffic.")
 def demo(count: int, seed: int) -> None:
     """Publish synthetic traffic, process it with the real workers, show the dashboard."""
-    from worker.demo import synthetic_predictions
-
     settings = settings_or_exit()
     with redis_for_demo(settings) as url:
         settings = settings_or_exit(REDIS_URL=url)
         client = redis_or_exit(settings)
         publisher = Publisher(client, prefix=settings.prefix, stream_maxlen=settings.stream_maxlen)
         events = list(synthetic_predictions(count, seed=seed))
-        with click.progressbar(length=count, label="publishing predictions", file=sys.stderr) as bar:
+        with click.progressbar(
+            length=count, label="publishing predictions", file=sys.stderr
+        ) as bar:
             for start in range(0, count, 1_000):
                 chunk = events[start : start + 1_000]
                 publisher.publish_many(chunk)
@@ -161,9 +183,14 @@ def demo(count: int, seed: int) -> None:
         elapsed_s = time.monotonic() - started
         if code != 0:
             fail("a worker failed; see the log lines above", code)
-        click.echo(f"processed {count} predictions in {elapsed_s:.1f} s; logs in "
-                   f"{settings.predictions_log_dir}", err=True)  # fmt: skip
-        click.echo(render(build_status(client, settings), zone=settings.zone, detailed=True), nl=False)
+        click.echo(
+            f"processed {count} predictions in {elapsed_s:.1f} s; logs in "
+            f"{settings.predictions_log_dir}",
+            err=True,
+        )
+        click.echo(
+            render(build_status(client, settings), zone=settings.zone, detailed=True), nl=False
+        )
 
 
 @contextmanager
@@ -182,8 +209,11 @@ def redis_for_demo(settings: Settings) -> Iterator[str]:
         server = start_embedded_redis(settings.home / "data" / "redis")
     except EmbeddedRedisError as e:
         fail(str(e), EXIT_UNAVAILABLE)
-    click.echo(f"no Redis at {settings.redis_url}; started redis-server at {server.url} "
-               "(data in data/redis/)", err=True)  # fmt: skip
+    click.echo(
+        f"no Redis at {settings.redis_url}; started redis-server at {server.url} "
+        "(data in data/redis/)",
+        err=True,
+    )
     try:
         yield server.url
     finally:

@@ -61,13 +61,13 @@ def _validation_reason(error: ValidationError) -> str:
     kind, location = first["type"], first["loc"]
     if kind == "json_invalid":
         return f"not JSON: {first['msg']}"
-    if not location:
-        return f"not a JSON object: {first['msg']}"
     if kind == "union_tag_not_found":
         return "missing field 'type'"
     if kind == "union_tag_invalid":
         given = first["input"].get("type") if isinstance(first["input"], dict) else None
         return f"unknown type {given!r}"
+    if not location:
+        return f"not a JSON object: {first['msg']}"
     # the first location item is the union tag (the event type); the rest is the field
     message = str(first["msg"]).removeprefix("Value error, ")
     count = error.error_count()

@@ -107,8 +107,9 @@ def _recent_lines(recent: list[dict[str, Any]], *, zone: tzinfo, plain: bool) ->
             if p["ml_confidence"] is not None:
                 ml += f" ({p['ml_confidence']:.1%})"
         agreement = "n/a" if p["agreement"] is None else (yes if p["agreement"] else no)
+        at = datetime.fromisoformat(p["ts"]).astimezone(zone)
         lines += [
-            f"{number}. {p['ticker']} at {datetime.fromisoformat(p['ts']).astimezone(zone):%Y-%m-%d %H:%M:%S %Z}",
+            f"{number}. {p['ticker']} at {at:%Y-%m-%d %H:%M:%S %Z}",
             f"   ML: {ml}",
             f"   Rule: {p['rule_verdict']}",
             f"   Final: {p['final_verdict']} ({p['verdict_source']})",

@@ -46,7 +46,11 @@ MODEL_VERSION = "demo-v1"
 
 
 def synthetic_predictions(
-    count: int, *, seed: int = 7, now: datetime | None = None, spread: timedelta = timedelta(hours=6)
+    count: int,
+    *,
+    seed: int = 7,
+    now: datetime | None = None,
+    spread: timedelta = timedelta(hours=6),
 ) -> Iterator[Prediction]:
     """`count` predictions with timestamps spread over the `spread` before `now`, in order."""
     rng = random.Random(seed)

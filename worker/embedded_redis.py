@@ -6,6 +6,7 @@ Used only when `REDIS_URL` is not set and nothing answers at the default address
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -30,10 +31,8 @@ class EmbeddedRedis:
     url: str
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(redis.RedisError):  # the server closes the connection
             redis.Redis.from_url(self.url).shutdown(nosave=False)
-        except redis.RedisError:
-            pass  # shutdown closes the connection; that is the expected reply
         try:
             self.process.wait(timeout=STARTUP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -58,11 +57,25 @@ def start_embedded_redis(data_dir: Path) -> EmbeddedRedis:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir.resolve()),
-         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-         "--logfile", "redis.log"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir.resolve()),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            "redis.log",
+        ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:

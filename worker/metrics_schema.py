@@ -25,7 +25,11 @@ CONFIDENCE_BINS = 10
 VERDICT_KINDS = ("final", "ml", "rule")
 
 # window name -> (bucket granularity, number of buckets)
-WINDOWS: dict[str, tuple[str, int]] = {"1h": ("minute", 60), "24h": ("hour", 24), "7d": ("hour", 168)}
+WINDOWS: dict[str, tuple[str, int]] = {
+    "1h": ("minute", 60),
+    "24h": ("hour", 24),
+    "7d": ("hour", 168),
+}
 # how long a bucket is kept after it ends: a little more than the longest window reading it
 MINUTE_BUCKET_TTL = timedelta(hours=1, minutes=5)
 HOUR_BUCKET_TTL = timedelta(days=7, hours=1)
@@ -37,7 +41,11 @@ def confidence_bin(confidence: float) -> int:
 
 def counter_fields(event: Prediction) -> list[str]:
     """The counters one prediction adds 1 to (its confidence sum is added separately)."""
-    fields = ["predictions", f"final:{event.final_verdict.value}", f"rule:{event.rule_verdict.value}"]
+    fields = [
+        "predictions",
+        f"final:{event.final_verdict.value}",
+        f"rule:{event.rule_verdict.value}",
+    ]
     if event.verdict_source is VerdictSource.ML:
         fields.append("ml_used")
     if event.ml_verdict is not None:

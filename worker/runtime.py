@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, ClassVar, Protocol
 
 import redis
@@ -148,10 +149,7 @@ class GroupConsumer:
         for stream_key in self._stream_keys:
             after = "0"
             while not self.stop.is_set():
-                reply = self.client.xreadgroup(
-                    self.group, self.consumer, {stream_key: after}, count=self.settings.batch_size
-                )
-                entries = _entries_of(reply, stream_key)
+                entries = self._read({stream_key: after}).get(stream_key)
                 if not entries:
                     break
                 counts = self._delivery_counts(stream_key, entries)
@@ -161,33 +159,34 @@ class GroupConsumer:
     def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
         remaining = {key for key, last in until.items() if last > (0, 0)}
         while remaining and not self.stop.is_set():
-            reply = self.client.xreadgroup(
-                self.group,
-                self.consumer,
-                dict.fromkeys(remaining, ">"),
-                count=self.settings.batch_size,
-            )
-            if not reply:
+            batches = self._read(dict.fromkeys(remaining, ">"))
+            if not batches:
                 return
-            for stream, entries in reply:
-                stream_key = _text(stream)
+            for stream_key, entries in batches.items():
                 self._process(stream_key, entries, None)
                 if entries and _parse_id(_text(entries[-1][0])) >= until[stream_key]:
                     remaining.discard(stream_key)
 
     def _read_new_once(self, *, block_ms: int) -> None:
-        reply = self.client.xreadgroup(
+        batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
+        for stream_key, entries in batches.items():
+            self._process(stream_key, entries, None)
+
+    def _read(
+        self, positions: dict[str, str], *, block_ms: int | None = None
+    ) -> dict[str, StreamEntries]:
+        """XREADGROUP from `positions` ('>' for new, an id for own pending after it)."""
+        reply: Any = self.client.xreadgroup(
             self.group,
             self.consumer,
-            dict.fromkeys(self._stream_keys, ">"),
+            positions,  # type: ignore[arg-type]
             count=self.settings.batch_size,
             block=block_ms,
         )
-        for stream, entries in reply or []:
-            self._process(_text(stream), entries, None)
+        return {_text(stream): list(entries) for stream, entries in reply or [] if entries}
 
     def _delivery_counts(self, stream_key: str, entries: StreamEntries) -> dict[str, int]:
-        pending = self.client.xpending_range(
+        pending: Any = self.client.xpending_range(
             stream_key,
             self.group,
             min=_text(entries[0][0]),
@@ -238,26 +237,29 @@ class GroupConsumer:
         dead_at = datetime.now(UTC).isoformat()
         for entry_id, fields, reason, deliveries in dead:
             group_scope = self.group if reason.startswith("poison") else None
-            letter: list[Any] = [
-                "stream", stream_key, "entry_id", entry_id, "group", self.group,
-                "reason", reason, "deliveries", deliveries, "dead_at", dead_at,
-            ]  # fmt: skip
-            for name, value in fields.items():
-                letter += [b"entry." + name, value]
+            letter: dict[str | bytes, Any] = {
+                "stream": stream_key,
+                "entry_id": entry_id,
+                "group": self.group,
+                "reason": reason,
+                "deliveries": deliveries,
+                "dead_at": dead_at,
+            }
+            letter |= {b"entry." + name: value for name, value in fields.items()}
+            mark = self.keys.dead_mark(stream, entry_id, group_scope)
             self._dead_letter(
-                keys=[self.keys.dead_stream, stream_key, self.keys.dead_mark(stream, entry_id, group_scope)],
-                args=[self.group, entry_id, self.settings.stream_maxlen, self.settings.dedup_ttl_s, *letter],
+                keys=[self.keys.dead_stream, stream_key, mark],
+                args=[
+                    self.group,
+                    entry_id,
+                    self.settings.stream_maxlen,
+                    self.settings.dedup_ttl_s,
+                    *chain.from_iterable(letter.items()),
+                ],
                 client=pipe,
-            )  # fmt: skip
+            )
             log.warning("dead-lettered", stream=stream_key, entry_id=entry_id, reason=reason)
         pipe.execute()
-
-
-def _entries_of(reply: Any, stream_key: str) -> StreamEntries:
-    for stream, entries in reply or []:
-        if _text(stream) == stream_key:
-            return list(entries)
-    return []
 
 
 def _parse_id(entry_id: str | bytes) -> tuple[int, int]:

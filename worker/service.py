@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from worker.groups import GROUPS
@@ -71,7 +71,7 @@ def run_consumers(consumers: Sequence[GroupConsumer], *, burst: bool, stop: thre
     return 1 if failed else 0
 
 
-def _install_signal_handlers(stop: threading.Event) -> object:
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 

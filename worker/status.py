@@ -51,7 +51,9 @@ def build_status(
     position = 1
     buckets: dict[str, list[dict[str, int]]] = {}
     for granularity, key_list in bucket_keys.items():
-        buckets[granularity] = [decode_counters(r) for r in replies[position : position + len(key_list)]]
+        buckets[granularity] = [
+            decode_counters(r) for r in replies[position : position + len(key_list)]
+        ]
         position += len(key_list)
     recent_raw, dead_letters = replies[position], replies[position + 1]
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
@@ -112,7 +113,7 @@ class LogsHandler:
             committed, logged = self._read_state(
                 [path for pair in paths.values() for path in pair], list(unique)
             )
-            new_lengths: dict[str, int] = {}
+            new_lengths: dict[FieldT, EncodableT] = {}
             for day, events in by_day.items():
                 todo = [e for e in events if e.event_id not in logged]
                 jsonl, csv_path = paths[day]
@@ -134,7 +135,9 @@ class LogsHandler:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read_state(self, paths: list[Path], event_ids: list[str]) -> tuple[dict[str, int], set[str]]:
+    def _read_state(
+        self, paths: list[Path], event_ids: list[str]
+    ) -> tuple[dict[str, int], set[str]]:
         """In one round trip: each file's committed length, and which events are logged.
 
         A file Redis knows nothing of is recorded at its current length before anything
@@ -146,7 +149,7 @@ class LogsHandler:
             pipe.exists(self.keys.dedup(self.group, event_id))
         lengths, *marks = pipe.execute()
         committed: dict[str, int] = {}
-        unknown: dict[str, int] = {}
+        unknown: dict[FieldT, EncodableT] = {}
         for path, raw in zip(paths, lengths, strict=True):
             size = path.stat().st_size if path.exists() else 0
             if raw is None:
@@ -165,8 +168,10 @@ class LogsHandler:
             if file.tell() != committed:
                 log.warning(
                     "cutting uncommitted bytes from a batch that did not finish",
-                    file=path.name, committed=committed, size=file.tell(),
-                )  # fmt: skip
+                    file=path.name,
+                    committed=committed,
+                    size=file.tell(),
+                )
                 file.truncate(committed)
             if not text:
                 return committed
@@ -181,7 +186,7 @@ class LogsHandler:
         stream: StreamName,
         deliveries: Sequence[Delivery],
         fresh: list[str],
-        new_lengths: dict[str, int],
+        new_lengths: dict[FieldT, EncodableT],
     ) -> None:
         pipe = self.client.pipeline(transaction=True)
         for event_id in fresh:

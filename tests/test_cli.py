@@ -1,0 +1,104 @@
+"""The `mlmon` command line: status views, and clear one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from helpers import MLMON, random_predictions, run_mlmon
+
+from producer_sdk import Publisher
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_unreachable_redis_url_is_one_line_and_non_zero(env: dict[str, str]) -> None:
+    env = {**env, "REDIS_URL": f"redis://:s3cret@127.0.0.1:{closed_port()}/0"}
+    for command in (["status"], ["status", "--json"], ["worker", "--burst"]):
+        result = run_mlmon(*command, env=env)
+        assert result.returncode == 1, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("mlmon: cannot reach Redis at redis://:***@127.0.0.1:")
+        assert "s3cret" not in result.stderr
+        assert result.stdout == ""
+
+
+def test_malformed_redis_url_and_bad_setting_stop_with_one_line(env: dict[str, str]) -> None:
+    bad_scheme = run_mlmon("status", env={**env, "REDIS_URL": "http://localhost:6379"})
+    assert bad_scheme.returncode == 2
+    assert bad_scheme.stderr.strip() == (
+        "mlmon: REDIS_URL='http://localhost:6379' is invalid: "
+        "must start with redis://, rediss:// or unix://"
+    )
+    bad_zone = run_mlmon("worker", "--burst", env={**env, "MLMON_TIMEZONE": "Mars/Olympus"})
+    assert bad_zone.returncode == 2
+    assert bad_zone.stderr.strip().splitlines() == [
+        "mlmon: MLMON_TIMEZONE='Mars/Olympus' is invalid: unknown time zone 'Mars/Olympus' "
+        "(use an IANA name)"
+    ]
+    bad_batch = run_mlmon("worker", "--burst", env={**env, "MLMON_BATCH_SIZE": "0"})
+    assert bad_batch.returncode == 2
+    assert (
+        "MLMON_BATCH_SIZE='0' is invalid: Input should be greater than or equal to 1"
+        in bad_batch.stderr
+    )
+
+
+def test_unknown_group_is_refused(env: dict[str, str]) -> None:
+    result = run_mlmon("worker", "--groups", "logs,bogus", "--burst", env=env)
+    assert result.returncode == 2
+    assert "unknown group(s) bogus; known: logs, metrics" in result.stderr
+
+
+def test_report_export_and_detailed_views(
+    publisher: Publisher, env: dict[str, str], tmp_path: Path
+) -> None:
+    predictions = random_predictions(120, seed=2)
+    publisher.publish_many(predictions)
+    assert run_mlmon("worker", "--burst", env=env).returncode == 0
+
+    dashboard = run_mlmon("status", env=env).stdout
+    assert "Total Predictions: 120" in dashboard
+    assert "📊 PREDICTION METRICS" in dashboard
+    newest = predictions[-1]
+    assert f"1. {newest.ticker} at " in dashboard
+    assert "IST" in dashboard  # times shown in MLMON_TIMEZONE
+
+    report = run_mlmon("status", "--report", env=env).stdout
+    assert "Total Predictions: 120" in report
+    assert "📊" not in report and "✅" not in report
+
+    detailed = run_mlmon("status", "--detailed", env=env).stdout
+    assert "ROLLING WINDOWS" in detailed
+    assert any(line.startswith("1h ") and " 120 " in line for line in detailed.splitlines())
+
+    text_file, json_file = tmp_path / "out" / "report.txt", tmp_path / "report.json"
+    assert run_mlmon("status", "--export", str(text_file), env=env).returncode == 0
+    assert "Total Predictions: 120" in text_file.read_text()
+    assert run_mlmon("status", "--export", str(json_file), env=env).returncode == 0
+    assert json.loads(json_file.read_text())["total_predictions"] == 120
+
+
+def test_watch_refreshes_until_interrupted(env: dict[str, str]) -> None:
+    watch = subprocess.Popen(
+        [MLMON, "status", "--watch", "--interval", "0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    watch.send_signal(signal.SIGINT)
+    stdout, stderr = watch.communicate(timeout=10)
+    assert watch.returncode == 0, stderr
+    assert stdout.count("ML MONITORING DASHBOARD") >= 2

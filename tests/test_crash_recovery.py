@@ -1,0 +1,129 @@
+"""Kill workers and start them again: nothing lost, nothing counted twice."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from helpers import (
+    MLMON,
+    csv_rows,
+    expected_metrics,
+    jsonl_ids,
+    log_files,
+    random_predictions,
+    run_mlmon,
+)
+
+from producer_sdk import Publisher
+from worker.groups.logs import CSV_HEADER, csv_row
+
+pytestmark = pytest.mark.slow
+
+
+def wait_until(condition: object, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def counted(client: redis.Redis, prefix: str) -> int:
+    return int(client.hget(f"{prefix}:metrics:all", "predictions") or 0)
+
+
+def logged_bytes(home: Path) -> int:
+    return sum(p.stat().st_size for p in (home / "logs" / "ml_predictions").glob("*.jsonl"))
+
+
+def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    predictions = random_predictions(20_000, seed=21)
+    publisher.publish_many(predictions)
+    env = {**env, "MLMON_BATCH_SIZE": "2000"}
+    for kill_after in (1, 6_000, 12_000):
+        worker = subprocess.Popen(
+            [MLMON, "worker", "--consumer", "c1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda n=kill_after: counted(client, prefix) >= n and logged_bytes(home) > 0)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    progress_at_last_kill = counted(client, prefix)
+    assert progress_at_last_kill < len(predictions), "the worker finished before it was killed"
+
+    result = run_mlmon("worker", "--burst", "--consumer", "c1", env=env)
+
+    assert result.returncode == 0, result.stderr
+    jsonl_paths, csv_paths = log_files(home)
+    expected_ids = sorted(p.event_id for p in predictions)
+    assert sorted(i for path in jsonl_paths for i in jsonl_ids(path)) == expected_ids
+    assert sorted(r["event_id"] for path in csv_paths for r in csv_rows(path)) == expected_ids
+    status = json.loads(run_mlmon("status", "--json", env=env).stdout)
+    expected = expected_metrics(predictions)
+    assert status["total_predictions"] == expected["total_predictions"]
+    assert status["verdict_distribution"] == expected["verdict_distribution"]
+    assert status["avg_ml_confidence"] == pytest.approx(expected["avg_ml_confidence"], abs=1e-9)
+    for group in ("logs", "metrics"):
+        assert client.xpending(f"{prefix}:stream:predictions", group)["pending"] == 0
+
+
+def test_bytes_of_a_batch_that_never_committed_are_cut_off(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    """The exact state a crash between writing and acknowledging leaves behind."""
+    predictions = random_predictions(10, seed=4)
+    publisher.publish_many(predictions)
+    stream = f"{prefix}:stream:predictions"
+    client.xgroup_create(stream, "logs", id="0")
+    client.xreadgroup("logs", "c1", {stream: ">"}, count=100)  # delivered, never acknowledged
+    directory = home / "logs" / "ml_predictions"
+    directory.mkdir(parents=True)
+    day = predictions[0].ts.astimezone(ZoneInfo("Asia/Kolkata")).date()
+    jsonl, csv_path = directory / f"predictions_{day}.jsonl", directory / f"predictions_{day}.csv"
+    client.hset(f"{prefix}:logs:committed", mapping={jsonl.name: 0, csv_path.name: 0})
+    half_written = "".join(p.model_dump_json() + "\n" for p in predictions[:6]) + '{"event_id": "'
+    jsonl.write_text(half_written)
+    csv_path.write_text(CSV_HEADER + "".join(csv_row(p) for p in predictions[:6]) + "abc,")
+
+    result = run_mlmon("worker", "--burst", "--groups", "logs", "--consumer", "c1", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(jsonl_ids(jsonl)) == sorted(p.event_id for p in predictions)
+    assert sorted(r["event_id"] for r in csv_rows(csv_path)) == sorted(
+        p.event_id for p in predictions
+    )
+    assert csv_path.read_text().count("event_id,") == 1
+    assert int(client.hget(f"{prefix}:logs:committed", jsonl.name) or 0) == jsonl.stat().st_size
+
+
+def test_sigterm_finishes_the_batch_and_exits_zero(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str]
+) -> None:
+    worker = subprocess.Popen(
+        [MLMON, "worker", "--consumer", "c1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    publisher.publish_many(random_predictions(5_000, seed=9))
+    wait_until(lambda: counted(client, prefix) > 0)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=20)
+
+    assert worker.returncode == 0, stderr
+    assert "stopping after the current batch" in stderr
+    for group in ("logs", "metrics"):
+        assert client.xpending(f"{prefix}:stream:predictions", group)["pending"] == 0
