@@ -1,0 +1,32 @@
+# Everything builds a local virtualenv from the project's own metadata first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint run clean
+
+demo: $(STAMP) ## Run the service on synthetic traffic and show the dashboard
+	$(BIN)/mlmon demo
+
+test: $(STAMP) ## Lint, type-check and run the test suite against a real Redis
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+run: $(STAMP) ## Run every consumer group until interrupted
+	$(BIN)/mlmon worker
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
