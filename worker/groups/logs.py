@@ -8,7 +8,7 @@ Exactly once per file, by a committed length kept in Redis:
    cut them off. This also removes a half-written last line.
 2. Skip events whose idempotency mark exists (the same event published twice).
 3. Append, flush, fsync.
-4. In one MULTI: set the events' marks, store the new lengths, XACK the entries.
+4. In one Lua script: set the events' marks, store the new lengths, XACK the entries.
 
 A crash before step 4 leaves the entries pending and the bytes uncommitted; a crash after
 it leaves nothing to redo.
@@ -34,6 +34,7 @@ from producer_sdk.streams import StreamName
 from worker.codec import Delivery
 from worker.keys import Keys
 from worker.log import get_logger
+from worker.scripts import load_script
 from worker.settings import Settings
 
 GROUP = "logs"
@@ -97,6 +98,7 @@ class LogsHandler:
         self.keys = Keys(settings.prefix)
         self.directory = settings.predictions_log_dir
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._commit_script = load_script(client, "commit_logs")
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None:
         unique: dict[str, Prediction] = {}
@@ -113,7 +115,7 @@ class LogsHandler:
             committed, logged = self._read_state(
                 [path for pair in paths.values() for path in pair], list(unique)
             )
-            new_lengths: dict[FieldT, EncodableT] = {}
+            new_lengths: dict[str, int] = {}
             for day, events in by_day.items():
                 todo = [e for e in events if e.event_id not in logged]
                 jsonl, csv_path = paths[day]
@@ -145,9 +147,8 @@ class LogsHandler:
         """
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(self.keys.logs_committed, [path.name for path in paths])
-        for event_id in event_ids:
-            pipe.exists(self.keys.dedup(self.group, event_id))
-        lengths, *marks = pipe.execute()
+        pipe.mget([self.keys.dedup(self.group, event_id) for event_id in event_ids])
+        lengths, marks = pipe.execute()
         committed: dict[str, int] = {}
         unknown: dict[FieldT, EncodableT] = {}
         for path, raw in zip(paths, lengths, strict=True):
@@ -159,7 +160,7 @@ class LogsHandler:
             committed[path.name] = size if raw is None else min(int(raw), size)
         if unknown:
             self.client.hset(self.keys.logs_committed, mapping=unknown)
-        logged = {event_id for event_id, seen in zip(event_ids, marks, strict=True) if seen}
+        logged = {event_id for event_id, mark in zip(event_ids, marks, strict=True) if mark}
         return committed, logged
 
     def _append(self, path: Path, committed: int, text: str, header: str) -> int:
@@ -186,12 +187,20 @@ class LogsHandler:
         stream: StreamName,
         deliveries: Sequence[Delivery],
         fresh: list[str],
-        new_lengths: dict[FieldT, EncodableT],
+        new_lengths: dict[str, int],
     ) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        for event_id in fresh:
-            pipe.set(self.keys.dedup(self.group, event_id), 1, ex=self.settings.dedup_ttl_s)
-        if new_lengths:
-            pipe.hset(self.keys.logs_committed, mapping=new_lengths)
-        pipe.xack(self.keys.stream(stream), self.group, *[d.entry_id for d in deliveries])
-        pipe.execute()
+        """Marks, committed lengths and acknowledgements in one atomic script."""
+        batch = {
+            "ids": [d.entry_id for d in deliveries],
+            "marks": fresh,
+            "lengths": [item for pair in new_lengths.items() for item in pair],
+        }
+        self._commit_script(
+            keys=[self.keys.stream(stream), self.keys.logs_committed],
+            args=[
+                self.group,
+                self.keys.dedup_prefix(self.group),
+                self.settings.dedup_ttl_s,
+                json.dumps(batch, separators=(",", ":")),
+            ],
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import redis
@@ -43,29 +43,32 @@ class MetricsHandler:
         self.settings = settings
         self.keys = Keys(settings.prefix)
         self._apply = load_script(client, "apply_metrics")
+        self._granularities = (
+            (60, int(MINUTE_BUCKET_TTL.total_seconds()), self.keys.metrics_minute),
+            (3600, int(HOUR_BUCKET_TTL.total_seconds()), self.keys.metrics_hour),
+        )
+        self._key_memo: dict[tuple[int, int], str] = {}  # formatting keys per event is slow
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None:
-        now_s = time.time()
+        now_s = int(time.time())
         hashes: list[list[Any]] = [[self.keys.metrics_all, 0]]
         hash_index: dict[str, int] = {}
+        recent_from = len(deliveries) - self.settings.recent_predictions
         events = []
-        for delivery in deliveries:
+        for position, delivery in enumerate(deliveries):
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
             indices = [1]  # Lua tables count from 1; 1 is the all-time hash
-            for key, ttl_s in self._bucket_keys(event.ts, now_s):
+            for key, ttl_s in self._bucket_keys(int(event.ts.timestamp()), now_s):
                 if key not in hash_index:
                     hashes.append([key, ttl_s])
                     hash_index[key] = len(hashes)
                 indices.append(hash_index[key])
-            item: dict[str, Any] = {
-                "id": event.event_id,
-                "h": indices,
-                "f": counter_fields(event),
-                "r": recent_line(event),
-            }
+            item: dict[str, Any] = {"id": event.event_id, "h": indices, "f": counter_fields(event)}
             if event.ml_confidence is not None:
                 item["c"] = round(event.ml_confidence * 1_000_000)
+            if position >= recent_from:  # older ones would be trimmed off the list at once
+                item["r"] = recent_line(event)
             events.append(item)
         payload = {"ids": [d.entry_id for d in deliveries], "hashes": hashes, "events": events}
         self._apply(
@@ -79,18 +82,21 @@ class MetricsHandler:
             ],
         )
 
-    def _bucket_keys(self, ts: datetime, now_s: float) -> list[tuple[str, int]]:
-        """The minute and hour buckets of `ts` still inside a window, with their TTLs."""
+    def _bucket_keys(self, ts_s: int, now_s: int) -> list[tuple[str, int]]:
+        """The minute and hour buckets of `ts_s` still inside a window, with their TTLs."""
         buckets = []
-        minute = ts.astimezone(UTC).replace(second=0, microsecond=0)
-        hour = minute.replace(minute=0)
-        for start, length, keep, key in (
-            (minute, timedelta(minutes=1), MINUTE_BUCKET_TTL, self.keys.metrics_minute(minute)),
-            (hour, timedelta(hours=1), HOUR_BUCKET_TTL, self.keys.metrics_hour(hour)),
-        ):
-            ttl_s = int((start + length + keep).timestamp() - now_s)
-            if ttl_s > 0:
-                buckets.append((key, ttl_s))
+        for length_s, keep_s, key_of in self._granularities:
+            start_s = ts_s - ts_s % length_s
+            ttl_s = start_s + length_s + keep_s - now_s
+            if ttl_s <= 0:
+                continue
+            key = self._key_memo.get((length_s, start_s))
+            if key is None:
+                if len(self._key_memo) > 10_000:
+                    self._key_memo.clear()
+                key = key_of(datetime.fromtimestamp(start_s, UTC))
+                self._key_memo[(length_s, start_s)] = key
+            buckets.append((key, ttl_s))
         return buckets
 
 

@@ -5,7 +5,7 @@
 -- ARGV[1] group, ARGV[2] mark key prefix, ARGV[3] mark ttl (s), ARGV[4] recent cap,
 -- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], events: [{id, h, f, c, r}]}
 --   h: indices into hashes, f: counter fields to add 1 to, c: confidence in micro-units,
---   r: the recent-predictions line
+--   r: the recent-predictions line (sent for the newest events only)
 local function call_chunked(command, key, first, items, from)
   -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
   for i = from, #items, 1000 do
