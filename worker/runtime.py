@@ -217,12 +217,13 @@ class GroupConsumer:
                 good.append(Delivery(entry_id, decode_entry(stream, fields), deliveries))
             except DecodeError as e:
                 dead.append((entry_id, fields, e.reason, deliveries))
-        if gone:
-            self.client.xack(stream_key, self.group, *gone)
-        if dead:
-            self._send_to_dead(stream, stream_key, dead)
-        if good:
-            self.handler.handle(stream, good)
+        with structlog.contextvars.bound_contextvars(stream=stream_key):
+            if gone:
+                self.client.xack(stream_key, self.group, *gone)
+            if dead:
+                self._send_to_dead(stream, stream_key, dead)
+            if good:
+                self.handler.handle(stream, good)
         self.stats.processed += len(good)
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
@@ -258,7 +259,7 @@ class GroupConsumer:
                 ],
                 client=pipe,
             )
-            log.warning("dead-lettered", stream=stream_key, entry_id=entry_id, reason=reason)
+            log.warning("dead-lettered", entry_id=entry_id, reason=reason)
         pipe.execute()
 
 

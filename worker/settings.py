@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(500, validation_alias="MLMON_BATCH_SIZE", ge=1, le=10_000)
     block_ms: int = Field(2_000, validation_alias="MLMON_BLOCK_MS", ge=1, le=60_000)
-    dedup_ttl_hours: float = Field(168.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0)
+    dedup_ttl_hours: float = Field(24.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0)
     max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
     recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
     log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
