@@ -92,7 +92,10 @@ def test_bytes_of_a_batch_that_never_committed_are_cut_off(
     directory.mkdir(parents=True)
     day = predictions[0].ts.astimezone(ZoneInfo("Asia/Kolkata")).date()
     jsonl, csv_path = directory / f"predictions_{day}.jsonl", directory / f"predictions_{day}.csv"
-    client.hset(f"{prefix}:logs:committed", mapping={jsonl.name: 0, csv_path.name: 0})
+    client.hset(
+        f"{prefix}:files:committed",
+        mapping={f"logs/ml_predictions/{jsonl.name}": 0, f"logs/ml_predictions/{csv_path.name}": 0},
+    )
     half_written = "".join(p.model_dump_json() + "\n" for p in predictions[:6]) + '{"event_id": "'
     jsonl.write_text(half_written)
     csv_path.write_text(CSV_HEADER + "".join(csv_row(p) for p in predictions[:6]) + "abc,")
@@ -105,7 +108,10 @@ def test_bytes_of_a_batch_that_never_committed_are_cut_off(
         p.event_id for p in predictions
     )
     assert csv_path.read_text().count("event_id,") == 1
-    assert int(client.hget(f"{prefix}:logs:committed", jsonl.name) or 0) == jsonl.stat().st_size
+    assert (
+        int(client.hget(f"{prefix}:files:committed", f"logs/ml_predictions/{jsonl.name}") or 0)
+        == jsonl.stat().st_size
+    )
 
 
 def test_sigterm_finishes_the_batch_and_exits_zero(

@@ -9,7 +9,8 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
     mlmon:metrics:hour:<UTC hour>       counters of one hour, e.g. ...:2026-11-27T08 (TTL)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
-    mlmon:logs:committed                prediction log file -> committed length in bytes (hash)
+    mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
+                                        length in bytes (hash)
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class Keys:
         return f"{self.prefix}:metrics:recent"
 
     @property
-    def logs_committed(self) -> str:
-        return f"{self.prefix}:logs:committed"
+    def files_committed(self) -> str:
+        return f"{self.prefix}:files:committed"
 
     def pattern(self) -> str:
         """SCAN pattern matching every key of this prefix."""

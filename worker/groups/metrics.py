@@ -3,7 +3,8 @@
 Counters live in hashes: all-time, per UTC minute (read as the last hour) and per UTC hour
 (read as the last 24 h and 7 d). Bucket hashes expire when no window needs them, so memory
 does not grow with the number of events. A batch is one Lua call: for each event, its
-idempotency mark and its counters in one atomic step, then the acknowledgement.
+idempotency mark and its counters in one atomic step, then the acknowledgement
+(`worker.effects`).
 """
 
 from __future__ import annotations
@@ -12,21 +13,16 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import redis
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
 from worker.codec import Delivery
+from worker.effects import BatchEffects, EffectsApplier
 from worker.keys import Keys
-from worker.metrics_schema import (
-    CONFIDENCE_BINS,
-    HOUR_BUCKET_TTL,
-    MINUTE_BUCKET_TTL,
-    counter_fields,
-)
-from worker.scripts import load_script
+from worker.metrics_schema import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL, counter_fields
 from worker.settings import Settings
 
 GROUP = "metrics"
@@ -42,7 +38,7 @@ class MetricsHandler:
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.prefix)
-        self._apply = load_script(client, "apply_metrics")
+        self.effects = EffectsApplier(client, settings, group=self.group)
         self._granularities = (
             (60, int(MINUTE_BUCKET_TTL.total_seconds()), self.keys.metrics_minute),
             (3600, int(HOUR_BUCKET_TTL.total_seconds()), self.keys.metrics_hour),
@@ -51,36 +47,25 @@ class MetricsHandler:
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None:
         now_s = int(time.time())
-        hashes: list[list[Any]] = [[self.keys.metrics_all, 0]]
-        hash_index: dict[str, int] = {}
+        effects = BatchEffects([d.entry_id for d in deliveries])
+        all_time = effects.hash_ref(self.keys.metrics_all)
         recent_from = len(deliveries) - self.settings.recent_predictions
-        events = []
         for position, delivery in enumerate(deliveries):
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
-            indices = [1]  # Lua tables count from 1; 1 is the all-time hash
-            for key, ttl_s in self._bucket_keys(int(event.ts.timestamp()), now_s):
-                if key not in hash_index:
-                    hashes.append([key, ttl_s])
-                    hash_index[key] = len(hashes)
-                indices.append(hash_index[key])
-            item: dict[str, Any] = {"id": event.event_id, "h": indices, "f": counter_fields(event)}
-            if event.ml_confidence is not None:
-                item["c"] = round(event.ml_confidence * 1_000_000)
-            if position >= recent_from:  # older ones would be trimmed off the list at once
-                item["r"] = recent_line(event)
-            events.append(item)
-        payload = {"ids": [d.entry_id for d in deliveries], "hashes": hashes, "events": events}
-        self._apply(
-            keys=[self.keys.stream(stream), self.keys.metrics_recent],
-            args=[
-                self.group,
-                self.keys.dedup_prefix(self.group),
-                self.settings.dedup_ttl_s,
-                self.settings.recent_predictions,
-                json.dumps(payload, separators=(",", ":")),
-            ],
-        )
+            buckets = self._bucket_keys(int(event.ts.timestamp()), now_s)
+            confidence = event.ml_confidence
+            effects.add_event(
+                event.event_id,
+                hashes=[all_time, *(effects.hash_ref(key, ttl_s) for key, ttl_s in buckets)],
+                ones=counter_fields(event),
+                amounts=None
+                if confidence is None
+                else {"ml_confidence_sum_micro": round(confidence * 1_000_000)},
+                # older ones would be trimmed off the recent list at once
+                recent=recent_line(event) if position >= recent_from else None,
+            )
+        self.effects.apply(self.keys.stream(stream), effects)
 
     def _bucket_keys(self, ts_s: int, now_s: int) -> list[tuple[str, int]]:
         """The minute and hour buckets of `ts_s` still inside a window, with their TTLs."""
@@ -116,6 +101,3 @@ def recent_line(event: Prediction) -> str:
         },
         separators=(",", ":"),
     )
-
-
-__all__ = ["CONFIDENCE_BINS", "GROUP", "MetricsHandler", "recent_line"]

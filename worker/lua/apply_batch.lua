@@ -1,18 +1,22 @@
--- Apply one batch of predictions to the rolling metrics and acknowledge it, atomically.
+-- Apply one batch of a consumer group and acknowledge it, in one atomic step.
 -- Each event counts once: its idempotency mark is set in the same step as its counters,
--- so a redelivered or re-published event changes nothing.
--- KEYS[1] source stream, KEYS[2] recent-predictions list
+-- so a redelivered or re-published event changes nothing. Files appended for the batch
+-- are committed here too, by storing their new lengths.
+-- KEYS[1] source stream, KEYS[2] recent list (unused when no event carries r),
+-- KEYS[3] committed file lengths (hash)
 -- ARGV[1] group, ARGV[2] mark key prefix, ARGV[3] mark ttl (s), ARGV[4] recent cap,
--- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], events: [{id, h, f, c, r}]}
---   h: indices into hashes, f: counter fields to add 1 to, c: confidence in micro-units,
---   r: the recent-predictions line (sent for the newest events only)
+-- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
+--   events: [{id, h, f, n, r}]}
+--   h: indices into hashes; f: fields to add 1 to; n: {field: integer to add};
+--   r: a line for the recent list (sent for the newest events only)
 local function call_chunked(command, key, first, items, from)
   -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
   for i = from, #items, 1000 do
+    local last = math.min(i + 999, #items)
     if first then
-      redis.call(command, key, first, unpack(items, i, math.min(i + 999, #items)))
+      redis.call(command, key, first, unpack(items, i, last))
     else
-      redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
+      redis.call(command, key, unpack(items, i, last))
     end
   end
 end
@@ -29,23 +33,26 @@ for _, ev in ipairs(batch.events) do
       local acc = totals[h]
       if not acc then acc = {}; totals[h] = acc end
       for _, field in ipairs(ev.f) do acc[field] = (acc[field] or 0) + 1 end
-      if ev.c then
-        acc['ml_confidence_sum_micro'] = (acc['ml_confidence_sum_micro'] or 0) + ev.c
+      if ev.n then
+        for field, amount in pairs(ev.n) do acc[field] = (acc[field] or 0) + amount end
       end
     end
-    recent[#recent + 1] = ev.r
+    if ev.r then recent[#recent + 1] = ev.r end
   end
 end
 for h, acc in pairs(totals) do
   local key, ttl = batch.hashes[h][1], batch.hashes[h][2]
-  for field, n in pairs(acc) do
-    redis.call('HINCRBY', key, field, string.format('%d', n))
+  for field, amount in pairs(acc) do
+    redis.call('HINCRBY', key, field, string.format('%d', amount))
   end
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
 end
 if #recent > 0 then
   call_chunked('LPUSH', KEYS[2], nil, recent, math.max(1, #recent - cap + 1))
   redis.call('LTRIM', KEYS[2], 0, cap - 1)
+end
+for i = 1, #batch.lengths, 2 do
+  redis.call('HSET', KEYS[3], batch.lengths[i], string.format('%d', batch.lengths[i + 1]))
 end
 call_chunked('XACK', KEYS[1], ARGV[1], batch.ids, 1)
 return applied

@@ -1,0 +1,91 @@
+"""The effects of one batch, applied with its acknowledgement in one atomic Lua call.
+
+Every group builds a `BatchEffects`: per event, the counters it adds to which hashes;
+for the batch, the files it appended and the entries to acknowledge. `apply()` runs
+`lua/apply_batch.lua`, which sets each event's idempotency mark and adds its counters
+only if the mark was not there yet, so a replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+from worker.keys import Keys
+from worker.scripts import load_script
+from worker.settings import Settings
+
+
+@dataclass
+class BatchEffects:
+    """Collects what one batch changes; one `apply()` call commits all of it."""
+
+    entry_ids: list[str]
+    hashes: list[list[Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    file_lengths: dict[str, int] = field(default_factory=dict)
+    _hash_index: dict[str, int] = field(default_factory=dict)
+
+    def hash_ref(self, key: str, ttl_s: int = 0) -> int:
+        """The (1-based, as Lua counts) index of a counter hash; ttl_s 0 keeps it forever."""
+        index = self._hash_index.get(key)
+        if index is None:
+            self.hashes.append([key, ttl_s])
+            index = self._hash_index[key] = len(self.hashes)
+        return index
+
+    def add_event(
+        self,
+        event_id: str,
+        *,
+        hashes: Iterable[int] = (),
+        ones: Iterable[str] = (),
+        amounts: Mapping[str, int] | None = None,
+        recent: str | None = None,
+    ) -> None:
+        """Count `event_id` once: +1 to each of `ones`, + each of `amounts`, in `hashes`."""
+        item: dict[str, Any] = {"id": event_id, "h": list(hashes), "f": list(ones)}
+        if amounts:
+            item["n"] = dict(amounts)
+        if recent is not None:
+            item["r"] = recent
+        self.events.append(item)
+
+    def payload(self) -> str:
+        lengths = [item for pair in self.file_lengths.items() for item in pair]
+        batch = {
+            "ids": self.entry_ids,
+            "hashes": self.hashes,
+            "events": self.events,
+            "lengths": lengths,
+        }
+        return json.dumps(batch, separators=(",", ":"))
+
+
+class EffectsApplier:
+    """Runs `apply_batch.lua` for one group."""
+
+    def __init__(self, client: redis.Redis, settings: Settings, *, group: str) -> None:
+        self.settings = settings
+        self.group = group
+        self.keys = Keys(settings.prefix)
+        self._script: Script = load_script(client, "apply_batch")
+
+    def apply(self, stream_key: str, effects: BatchEffects) -> int:
+        """Commit the batch; returns how many of its events were new."""
+        applied: int = self._script(
+            keys=[stream_key, self.keys.metrics_recent, self.keys.files_committed],
+            args=[
+                self.group,
+                self.keys.dedup_prefix(self.group),
+                self.settings.dedup_ttl_s,
+                self.settings.recent_predictions,
+                effects.payload(),
+            ],
+        )
+        return applied
