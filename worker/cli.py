@@ -15,9 +15,9 @@ from typing import NoReturn
 import click
 import redis
 
-from producer_sdk import Publisher, event_json_schemas
+from producer_sdk import AnyEvent, Publisher, event_json_schemas
 from worker.dashboard import render
-from worker.demo import synthetic_predictions
+from worker.demo import synthetic_outcomes, synthetic_predictions
 from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
 from worker.groups import GROUPS
 from worker.log import configure_logging
@@ -167,11 +167,12 @@ def demo(count: int, seed: int) -> None:
         settings = settings_or_exit(REDIS_URL=url)
         client = redis_or_exit(settings)
         publisher = Publisher(client, prefix=settings.prefix, stream_maxlen=settings.stream_maxlen)
-        events = list(synthetic_predictions(count, seed=seed))
-        with click.progressbar(
-            length=count, label="publishing predictions", file=sys.stderr
-        ) as bar:
-            for start in range(0, count, 1_000):
+        predictions = list(synthetic_predictions(count, seed=seed))
+        outcomes = list(synthetic_outcomes(predictions, zone=settings.zone, seed=seed))
+        events: list[AnyEvent] = [*predictions, *outcomes]
+        label = f"publishing {count} predictions and {len(outcomes)} outcomes"
+        with click.progressbar(length=len(events), label=label, file=sys.stderr) as bar:
+            for start in range(0, len(events), 1_000):
                 chunk = events[start : start + 1_000]
                 publisher.publish_many(chunk)
                 bar.update(len(chunk))

@@ -47,11 +47,13 @@ def render(
     for icon, name, heading in (
         ("🔄", "retraining", "RETRAINING STATUS"),
         ("⚠️ ", "drift", "DRIFT DETECTION"),
-        ("🎯", "feedback", "FEEDBACK"),
     ):
         title(icon, heading)
         section = status[name]
         lines.append(section.get("message", "") if not section.get("available") else str(section))
+
+    title("🎯", "FEEDBACK (TRADE OUTCOMES)")
+    lines += _feedback_lines(status["feedback"], detailed=detailed)
 
     title("☠️ ", "DEAD LETTERS")
     lines.append(f"Entries in {status['streams']['dead']}: {status['dead_letters']}")
@@ -115,4 +117,49 @@ def _recent_lines(recent: list[dict[str, Any]], *, zone: tzinfo, plain: bool) ->
             f"   Final: {p['final_verdict']} ({p['verdict_source']})",
             f"   Agreement: {agreement}",
         ]
+    return lines
+
+
+def _feedback_lines(feedback: dict[str, Any], *, detailed: bool) -> list[str]:
+    total = feedback["total_outcomes"]
+    if not total:
+        return ["No outcomes recorded yet."]
+    by_source = feedback["by_source"]
+    by_id, by_day = feedback["joined_by_id"], feedback["joined_by_ticker_date"]
+    lines = [
+        f"Outcomes Recorded: {total} (joined {feedback['joined']}: {by_id} by id, "
+        f"{by_day} by ticker and date; unmatched {feedback['unmatched']})",
+    ]
+    for source, label in (("ml", "ML"), ("rule", "Rule"), ("final", "Final")):
+        f = by_source[source]
+        lines.append(f"{label} Accuracy: {_percent(f['accuracy'])} ({f['correct']}/{f['count']})")
+    disagreements = feedback["disagreements"]
+    if disagreements["count"]:
+        winner = {"ml": "ML wins", "rule": "rules win", "tie": "a tie"}[disagreements["winner"]]
+        ml_right, rule_right = disagreements["ml"]["correct"], disagreements["rule"]["correct"]
+        lines.append(
+            f"When ML and rules disagreed ({disagreements['count']}): "
+            f"ML right {ml_right}, rules right {rule_right}: {winner}"
+        )
+    lines.append(
+        f"{'bullish calls':<14}{'calls':>7}{'precision':>11}{'mean pnl %':>12}{'total pnl %':>13}"
+    )
+    for source in ("ml", "rule", "final"):
+        f = by_source[source]
+        mean = "n/a" if f["bullish_pnl_pct_mean"] is None else f"{f['bullish_pnl_pct_mean']:+.2f}"
+        lines.append(
+            f"{source:<14}{f['bullish_calls']:>7}{_percent(f['bullish_precision']):>11}"
+            f"{mean:>12}{f['bullish_pnl_pct_total']:>+13.2f}"
+        )
+    delay = feedback["avg_label_delay_days"]
+    lines.append(
+        f"Avg label delay: {'n/a' if delay is None else f'{delay:.1f} days'}; "
+        f"labelled rows for training: {feedback['labelled_rows']}"
+    )
+    if detailed:
+        for name, w in feedback["windows"].items():
+            lines.append(
+                f"{name:<4} outcomes {w['total_outcomes']}: ML {_percent(w['ml_accuracy'])}, "
+                f"rule {_percent(w['rule_accuracy'])}, final {_percent(w['final_accuracy'])}"
+            )
     return lines

@@ -2,16 +2,17 @@
 
 A few hundred NSE/BSE tickers, a rule-verdict mix like a screener's, an ML model that runs
 on most stocks, agrees with the rules about two times in three, and is trusted for the
-final verdict when it is confident enough.
+final verdict when it is confident enough. Trade outcomes follow later for part of the
+predictions; the ML verdict predicts them somewhat better than the rules do.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
-from producer_sdk import Prediction, Verdict, VerdictSource
+from producer_sdk import Outcome, Prediction, TradeOutcome, Verdict, VerdictSource
 
 NSE_SYMBOLS = """
 RELIANCE TCS HDFCBANK INFY ICICIBANK HINDUNILVR ITC SBIN BHARTIARTL KOTAKBANK LT AXISBANK
@@ -45,12 +46,51 @@ ML_TRUST_CONFIDENCE = 0.62
 MODEL_VERSION = "demo-v1"
 
 
+BULLISH = {Verdict.STRONG_BUY, Verdict.BUY}
+OUTCOME_SHARE = 0.4
+JOIN_BY_ID_SHARE = 0.7
+
+
+def synthetic_outcomes(
+    predictions: list[Prediction], *, zone: tzinfo, seed: int = 7, now: datetime | None = None
+) -> Iterator[TradeOutcome]:
+    """Outcomes for about 40 % of `predictions`: most joined by prediction_id, the rest
+    by ticker and date with their verdicts, as the original system recorded them."""
+    rng = random.Random(seed + 1)
+    now = now or datetime.now(UTC)
+    for prediction in predictions:
+        if rng.random() >= OUTCOME_SHARE:
+            continue
+        profit_chance = 0.3 + 0.1 * (prediction.rule_verdict in BULLISH)
+        if prediction.ml_verdict is not None:
+            profit_chance += 0.25 * (prediction.ml_verdict in BULLISH)
+        if rng.random() < 0.1:
+            outcome, pnl_pct = Outcome.NEUTRAL, rng.uniform(-0.5, 0.5)
+        elif rng.random() < profit_chance:
+            outcome, pnl_pct = Outcome.PROFIT, rng.uniform(0.5, 12.0)
+        else:
+            outcome, pnl_pct = Outcome.LOSS, -rng.uniform(0.5, 8.0)
+        by_id = rng.random() < JOIN_BY_ID_SHARE
+        yield TradeOutcome(
+            ts=now,
+            prediction_id=prediction.event_id if by_id else None,
+            ticker=prediction.ticker,
+            prediction_date=prediction.ts.astimezone(zone).date(),
+            ml_verdict=None if by_id else prediction.ml_verdict,
+            rule_verdict=None if by_id else prediction.rule_verdict,
+            final_verdict=None if by_id else prediction.final_verdict,
+            actual_outcome=outcome,
+            pnl_pct=round(pnl_pct, 2),
+            holding_days=rng.randint(1, 15),
+        )
+
+
 def synthetic_predictions(
     count: int,
     *,
     seed: int = 7,
     now: datetime | None = None,
-    spread: timedelta = timedelta(hours=6),
+    spread: timedelta = timedelta(days=3),
 ) -> Iterator[Prediction]:
     """`count` predictions with timestamps spread over the `spread` before `now`, in order."""
     rng = random.Random(seed)

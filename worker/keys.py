@@ -9,6 +9,10 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
     mlmon:metrics:hour:<UTC hour>       counters of one hour, e.g. ...:2026-11-27T08 (TTL)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
+    mlmon:feedback:prediction:<id>      a prediction kept for joining outcomes (TTL)
+    mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
+    mlmon:feedback:all                  all-time outcome scoring counters (hash)
+    mlmon:feedback:day:<UTC day>        outcome scoring counters of one day (TTL)
     mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
                                         length in bytes (hash)
 """
@@ -62,6 +66,22 @@ class Keys:
     @property
     def metrics_recent(self) -> str:
         return f"{self.prefix}:metrics:recent"
+
+    def feedback_prediction_prefix(self) -> str:
+        return f"{self.prefix}:feedback:prediction:"
+
+    def feedback_prediction(self, event_id: str) -> str:
+        return self.feedback_prediction_prefix() + event_id
+
+    def feedback_latest(self, day: str, ticker: str) -> str:
+        return f"{self.prefix}:feedback:latest:{day}:{ticker}"
+
+    @property
+    def feedback_all(self) -> str:
+        return f"{self.prefix}:feedback:all"
+
+    def feedback_day(self, day: str) -> str:
+        return f"{self.prefix}:feedback:day:{day}"
 
     @property
     def files_committed(self) -> str:

@@ -30,17 +30,25 @@ from worker.settings import Settings
 log = get_logger(__name__)
 
 StreamEntries = list[tuple[bytes, dict[bytes, bytes] | None]]
+Rejected = tuple[Delivery, str]
 RECONNECT_BACKOFF_MAX_S = 30.0
 
 
 class Handler(Protocol):
-    """A group's effect. `handle` must make the effect durable and XACK the entries
-    in the same atomic step, so a crash between the two cannot count anything twice."""
+    """A group's effect.
+
+    `streams` are read in priority order: a later stream is read only when the earlier
+    ones have nothing new (the feedback group indexes predictions before it joins
+    outcomes to them). `handle` must make the effect durable and XACK the entries in the
+    same atomic step, so a crash between the two cannot count anything twice. It returns
+    the deliveries it refuses, with a reason; those it must not acknowledge: the runtime
+    moves them to the dead-letter stream.
+    """
 
     group: ClassVar[str]
     streams: ClassVar[tuple[StreamName, ...]]
 
-    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None: ...
+    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]: ...
 
 
 @dataclass
@@ -157,20 +165,27 @@ class GroupConsumer:
                 after = _text(entries[-1][0])
 
     def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
-        remaining = {key for key, last in until.items() if last > (0, 0)}
-        while remaining and not self.stop.is_set():
-            batches = self._read(dict.fromkeys(remaining, ">"))
-            if not batches:
-                return
-            for stream_key, entries in batches.items():
+        """Each stream in priority order, up to where it ended when the burst began."""
+        for stream_key, last in until.items():
+            while last > (0, 0) and not self.stop.is_set():
+                entries = self._read({stream_key: ">"}).get(stream_key)
+                if not entries:
+                    break
                 self._process(stream_key, entries, None)
-                if entries and _parse_id(_text(entries[-1][0])) >= until[stream_key]:
-                    remaining.discard(stream_key)
+                if _parse_id(entries[-1][0]) >= last:
+                    break
 
     def _read_new_once(self, *, block_ms: int) -> None:
+        """New entries of the first stream that has any; wait on all when none has."""
+        for stream_key in list(self._stream_keys)[:-1]:
+            entries = self._read({stream_key: ">"}).get(stream_key)
+            if entries:
+                self._process(stream_key, entries, None)
+                return
         batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
-        for stream_key, entries in batches.items():
-            self._process(stream_key, entries, None)
+        for stream_key in self._stream_keys:
+            if stream_key in batches:
+                self._process(stream_key, batches[stream_key], None)
 
     def _read(
         self, positions: dict[str, str], *, block_ms: int | None = None
@@ -203,6 +218,7 @@ class GroupConsumer:
         good: list[Delivery] = []
         dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
         gone: list[str] = []
+        fields_of: dict[str, dict[bytes, bytes]] = {}
         for raw_id, fields in entries:
             entry_id = _text(raw_id)
             deliveries = counts.get(entry_id, 1) if counts is not None else 1
@@ -213,6 +229,7 @@ class GroupConsumer:
                 reason = f"poison: delivered {deliveries} times without success"
                 dead.append((entry_id, fields, reason, deliveries))
                 continue
+            fields_of[entry_id] = fields
             try:
                 good.append(Delivery(entry_id, decode_entry(stream, fields), deliveries))
             except DecodeError as e:
@@ -220,10 +237,18 @@ class GroupConsumer:
         with structlog.contextvars.bound_contextvars(stream=stream_key):
             if gone:
                 self.client.xack(stream_key, self.group, *gone)
+            if good:
+                for delivery, reason in self.handler.handle(stream, good):
+                    dead.append(
+                        (
+                            delivery.entry_id,
+                            fields_of[delivery.entry_id],
+                            reason,
+                            delivery.deliveries,
+                        )
+                    )
             if dead:
                 self._send_to_dead(stream, stream_key, dead)
-            if good:
-                self.handler.handle(stream, good)
         self.stats.processed += len(good)
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1

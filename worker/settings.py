@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
     recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
     log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
+    feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
+    label_rule: str = Field(
+        "default", validation_alias="ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$"
+    )
+    strong_buy_pnl_pct: float = Field(5.0, validation_alias="ML_STRONG_BUY_PNL", gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -85,6 +90,18 @@ class Settings(BaseSettings):
     @property
     def predictions_log_dir(self) -> Path:
         return self.home / "logs" / "ml_predictions"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def feedback_csv(self) -> Path:
+        return self.data_dir / "ml_feedback.csv"
+
+    @property
+    def training_csv(self) -> Path:
+        return self.data_dir / "ml_training_data.csv"
 
     def masked_redis_url(self) -> str:
         """The Redis URL with any password replaced, for logs and messages."""

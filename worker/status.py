@@ -6,12 +6,13 @@ Its cost depends on the number of windows and buckets, never on the number of ev
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 
 from producer_sdk.streams import StreamName
+from worker.feedback_schema import FEEDBACK_WINDOWS_DAYS, summarize_feedback
 from worker.keys import Keys, hour_starts, minute_starts
 from worker.metrics_schema import WINDOWS, add_counters, decode_counters, summarize
 from worker.settings import Settings
@@ -34,47 +35,67 @@ def build_status(
     """Everything `mlmon status` shows, as one JSON-ready dict."""
     now = now or datetime.now(UTC)
     keys = Keys(settings.prefix)
-    bucket_keys = {
+    hashes = {
+        "metrics_all": [keys.metrics_all],
         "minute": [keys.metrics_minute(t) for t in minute_starts(now, _longest("minute"))],
         "hour": [keys.metrics_hour(t) for t in hour_starts(now, _longest("hour"))],
+        "feedback_all": [keys.feedback_all],
+        "feedback_day": [keys.feedback_day(d) for d in utc_days(now, _feedback_days())],
     }
     pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.metrics_all)
-    for key_list in bucket_keys.values():
+    for key_list in hashes.values():
         for key in key_list:
             pipe.hgetall(key)
     pipe.lrange(keys.metrics_recent, 0, settings.recent_predictions - 1)
     pipe.xlen(keys.dead_stream)
-    replies = pipe.execute()
-
-    all_time = decode_counters(replies[0])
-    position = 1
-    buckets: dict[str, list[dict[str, int]]] = {}
-    for granularity, key_list in bucket_keys.items():
-        buckets[granularity] = [
-            decode_counters(r) for r in replies[position : position + len(key_list)]
-        ]
-        position += len(key_list)
-    recent_raw, dead_letters = replies[position], replies[position + 1]
-
-    overall = summarize(all_time)
-    windows = {
-        name: summarize(add_counters(buckets[granularity][:count]))
-        for name, (granularity, count) in WINDOWS.items()
+    replies = iter(pipe.execute())
+    counters = {
+        name: [decode_counters(next(replies)) for _ in key_list]
+        for name, key_list in hashes.items()
     }
+    recent_raw, dead_letters = next(replies), next(replies)
+
+    overall = summarize(counters["metrics_all"][0])
+    buckets = {"minute": counters["minute"], "hour": counters["hour"]}
     return {
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
-        "windows": windows,
+        "windows": {
+            name: summarize(add_counters(buckets[granularity][:count]))
+            for name, (granularity, count) in WINDOWS.items()
+        },
         "recent_predictions": [json.loads(line) for line in recent_raw],
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
         "retraining": dict(NOT_AVAILABLE),
         "drift": dict(NOT_AVAILABLE),
-        "feedback": dict(NOT_AVAILABLE),
+        "feedback": {
+            "available": True,
+            **summarize_feedback(counters["feedback_all"][0]),
+            "windows": {
+                name: summarize_feedback(add_counters(counters["feedback_day"][:days]))
+                for name, days in FEEDBACK_WINDOWS_DAYS.items()
+            },
+        },
     }
+
+
+def get_feedback_summary(client: redis.Redis, settings: Settings) -> dict[str, Any]:
+    """The original system's feedback summary (`ml_accuracy`, `rule_accuracy`, ...)."""
+    feedback: dict[str, Any] = build_status(client, settings)["feedback"]
+    return feedback
+
+
+def utc_days(now: datetime, count: int) -> list[str]:
+    """The `count` UTC days ending today, newest first, as YYYY-MM-DD."""
+    today = now.astimezone(UTC).date()
+    return [(today - timedelta(days=i)).isoformat() for i in range(count)]
 
 
 def _longest(granularity: str) -> int:
     return max(count for g, count in WINDOWS.values() if g == granularity)
+
+
+def _feedback_days() -> int:
+    return max(FEEDBACK_WINDOWS_DAYS.values())

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import redis
 
+from worker.groups.feedback import FeedbackHandler
 from worker.groups.logs import LogsHandler
 from worker.groups.metrics import MetricsHandler
 from worker.runtime import Handler
@@ -14,4 +15,5 @@ from worker.settings import Settings
 GROUPS: dict[str, Callable[[redis.Redis, Settings], Handler]] = {
     LogsHandler.group: LogsHandler,
     MetricsHandler.group: MetricsHandler,
+    FeedbackHandler.group: FeedbackHandler,
 }

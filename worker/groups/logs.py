@@ -21,6 +21,7 @@ from worker.codec import Delivery
 from worker.effects import BatchEffects, EffectsApplier
 from worker.journal import Journal
 from worker.keys import Keys
+from worker.runtime import Rejected
 from worker.settings import Settings
 
 GROUP = "logs"
@@ -86,7 +87,7 @@ class LogsHandler:
         )
         self.effects = EffectsApplier(client, settings, group=self.group)
 
-    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None:
+    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         unique: dict[str, Prediction] = {}
         for delivery in deliveries:
             event = delivery.event
@@ -109,3 +110,4 @@ class LogsHandler:
                     effects.add_event(event.event_id)
             effects.file_lengths = batch.new_lengths
             self.effects.apply(self.keys.stream(stream), effects)
+        return []

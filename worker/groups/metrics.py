@@ -23,6 +23,7 @@ from worker.codec import Delivery
 from worker.effects import BatchEffects, EffectsApplier
 from worker.keys import Keys
 from worker.metrics_schema import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL, counter_fields
+from worker.runtime import Rejected
 from worker.settings import Settings
 
 GROUP = "metrics"
@@ -45,7 +46,7 @@ class MetricsHandler:
         )
         self._key_memo: dict[tuple[int, int], str] = {}  # formatting keys per event is slow
 
-    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> None:
+    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         now_s = int(time.time())
         effects = BatchEffects([d.entry_id for d in deliveries])
         all_time = effects.hash_ref(self.keys.metrics_all)
@@ -66,6 +67,7 @@ class MetricsHandler:
                 recent=recent_line(event) if position >= recent_from else None,
             )
         self.effects.apply(self.keys.stream(stream), effects)
+        return []
 
     def _bucket_keys(self, ts_s: int, now_s: int) -> list[tuple[str, int]]:
         """The minute and hour buckets of `ts_s` still inside a window, with their TTLs."""

@@ -1,0 +1,298 @@
+"""Group `feedback`: trade outcomes joined to their predictions, scored, and fed back.
+
+It reads two streams, predictions first (`Handler.streams` order), so an outcome finds
+its prediction when both wait in the streams:
+
+- predictions are kept in Redis for `ML_FEEDBACK_JOIN_DAYS` after their `ts`, by id and
+  as the latest of their ticker and day (in `MLMON_TIMEZONE`);
+- each outcome is joined by `prediction_id`, else by ticker and prediction date, else
+  scored on the verdicts it carries (or dead-lettered when it has none); it becomes a row
+  of `data/ml_feedback.csv`, counters for the accuracy figures, and, when the prediction
+  carried features, a labelled row of `data/ml_training_data.csv`.
+
+Files and counters are exactly once: `worker.journal` and `worker.effects`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import redis
+
+from producer_sdk.events import Prediction, TradeOutcome, Verdict
+from producer_sdk.streams import StreamName
+from worker.codec import Delivery
+from worker.effects import BatchEffects, EffectsApplier
+from worker.feedback_schema import ScoredOutcome
+from worker.journal import Journal
+from worker.keys import Keys
+from worker.labels import load_label_rule
+from worker.runtime import Rejected
+from worker.scripts import load_script
+from worker.settings import Settings
+
+GROUP = "feedback"
+DAY_S = 86_400
+FEEDBACK_DAY_TTL_S = 31 * DAY_S + 3_600  # the 30 d window and a margin
+FEEDBACK_COLUMNS = (
+    "outcome_id",
+    "prediction_id",
+    "joined_by",
+    "ticker",
+    "prediction_date",
+    "outcome_ts",
+    "ml_verdict",
+    "rule_verdict",
+    "final_verdict",
+    "ml_confidence",
+    "verdict_source",
+    "model_version",
+    "actual_outcome",
+    "pnl_pct",
+    "holding_days",
+    "label_delay_days",
+    "label",
+)
+FEEDBACK_HEADER = ",".join(FEEDBACK_COLUMNS) + "\n"
+LABEL_COLUMN = "label"
+NO_VERDICTS = "no prediction matches (prediction_id, or ticker and date) and no verdicts given"
+
+
+@dataclass(frozen=True)
+class Joined:
+    """An outcome with the prediction it was joined to, if any."""
+
+    outcome: TradeOutcome
+    prediction: Prediction | None
+    joined_by: str | None
+
+
+class FeedbackHandler:
+    """Indexes predictions; joins, scores and records outcomes."""
+
+    group: ClassVar[str] = GROUP
+    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.PREDICTIONS, StreamName.OUTCOMES)
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.prefix)
+        self.label_rule = load_label_rule(
+            settings.label_rule, strong_buy_pnl_pct=settings.strong_buy_pnl_pct
+        )
+        self.journal = Journal(
+            client,
+            self.keys,
+            home=settings.home,
+            group=self.group,
+            lock_path=settings.data_dir / ".feedback.lock",
+        )
+        self.effects = EffectsApplier(client, settings, group=self.group)
+        self._index = load_script(client, "index_predictions")
+
+    def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
+        if stream is StreamName.PREDICTIONS:
+            self._index_predictions(deliveries)
+            return []
+        return self._record_outcomes(deliveries)
+
+    def _index_predictions(self, deliveries: Sequence[Delivery]) -> None:
+        now_s = time.time()
+        keep_s = self.settings.feedback_join_days * DAY_S
+        items = []
+        for delivery in deliveries:
+            event = delivery.event
+            assert isinstance(event, Prediction)
+            ttl_s = int(event.ts.timestamp() + keep_s - now_s)
+            if ttl_s <= 0:
+                continue  # too old to be joined to anything
+            day = event.ts.astimezone(self.settings.zone).date().isoformat()
+            items.append(
+                {
+                    "key": self.keys.feedback_prediction(event.event_id),
+                    "event": event.model_dump_json(),
+                    "latest_key": self.keys.feedback_latest(day, event.ticker),
+                    "ts_ms": int(event.ts.timestamp() * 1000),
+                    "id": event.event_id,
+                    "ttl": ttl_s,
+                }
+            )
+        batch = {"ids": [d.entry_id for d in deliveries], "predictions": items}
+        self._index(
+            keys=[self.keys.stream(StreamName.PREDICTIONS)],
+            args=[self.group, json.dumps(batch, separators=(",", ":"))],
+        )
+
+    def _record_outcomes(self, deliveries: Sequence[Delivery]) -> list[Rejected]:
+        unique: dict[str, Delivery] = {}
+        for delivery in deliveries:
+            unique.setdefault(delivery.event.event_id, delivery)
+        joined = self._join([d.event for d in unique.values()])  # type: ignore[misc]
+        rejected = [
+            (unique[j.outcome.event_id], NO_VERDICTS)
+            for j in joined
+            if j.prediction is None and not _has_verdicts(j.outcome)
+        ]
+        rejected_ids = {delivery.entry_id for delivery, _ in rejected}
+        usable = [j for j in joined if j.prediction is not None or _has_verdicts(j.outcome)]
+        paths = [self.settings.feedback_csv, self.settings.training_csv]
+        effects = BatchEffects([d.entry_id for d in deliveries if d.entry_id not in rejected_ids])
+        all_time = effects.hash_ref(self.keys.feedback_all)
+        with self.journal.batch(paths, [j.outcome.event_id for j in usable]) as batch:
+            todo = [j for j in usable if j.outcome.event_id not in batch.logged]
+            feedback_rows, training_rows = [], []
+            header = self._training_header(todo)
+            for item in todo:
+                label = self._label(item)
+                scored = self._score(item, labelled=label is not None and header is not None)
+                feedback_rows.append(_feedback_row(item, scored, label))
+                if scored.labelled and item.prediction is not None and header is not None:
+                    training_rows.append(_training_row(header, item.prediction, label))
+                day = item.outcome.ts.astimezone(UTC).date().isoformat()
+                ones, amounts = scored.counters()
+                effects.add_event(
+                    item.outcome.event_id,
+                    hashes=[
+                        all_time,
+                        effects.hash_ref(self.keys.feedback_day(day), self._day_ttl(day)),
+                    ],
+                    ones=ones,
+                    amounts=amounts,
+                )
+            batch.append(self.settings.feedback_csv, "".join(feedback_rows), header=FEEDBACK_HEADER)
+            training_header = ",".join(header) + "\n" if header else ""
+            batch.append(self.settings.training_csv, "".join(training_rows), header=training_header)
+            effects.file_lengths = batch.new_lengths
+            self.effects.apply(self.keys.stream(StreamName.OUTCOMES), effects)
+        return rejected
+
+    def _join(self, outcomes: list[TradeOutcome]) -> list[Joined]:
+        """By prediction_id when given and known, else by ticker and prediction date."""
+        by_id = self._predictions([o.prediction_id for o in outcomes])
+        missing = [i for i, found in enumerate(by_id) if found is None]
+        pointers = self._mget(
+            [
+                self.keys.feedback_latest(
+                    outcomes[i].prediction_date.isoformat(), outcomes[i].ticker
+                )
+                for i in missing
+            ]
+        )
+        latest_ids = [p.decode().split(" ", 1)[1] if p else None for p in pointers]
+        by_day = dict(zip(missing, self._predictions(latest_ids), strict=True))
+        joined = []
+        for i, outcome in enumerate(outcomes):
+            if by_id[i] is not None:
+                joined.append(Joined(outcome, by_id[i], "id"))
+            elif by_day[i] is not None:
+                joined.append(Joined(outcome, by_day[i], "ticker_date"))
+            else:
+                joined.append(Joined(outcome, None, None))
+        return joined
+
+    def _predictions(self, event_ids: list[str | None]) -> list[Prediction | None]:
+        """The kept predictions of these ids, None where unknown (or no id)."""
+        wanted = [(i, e) for i, e in enumerate(event_ids) if e]
+        values = self._mget([self.keys.feedback_prediction(e) for _, e in wanted])
+        found: list[Prediction | None] = [None] * len(event_ids)
+        for (i, _), value in zip(wanted, values, strict=True):
+            if value is not None:
+                found[i] = Prediction.model_validate_json(value)
+        return found
+
+    def _mget(self, keys: list[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        values: list[bytes | None] = self.client.mget(keys)  # type: ignore[assignment]
+        return values
+
+    def _label(self, item: Joined) -> Verdict | None:
+        if item.prediction is None or not item.prediction.features:
+            return None
+        return Verdict(self.label_rule(item.outcome, item.prediction))
+
+    def _score(self, item: Joined, *, labelled: bool) -> ScoredOutcome:
+        source = item.prediction or item.outcome
+        prediction_day = (
+            item.prediction.ts.astimezone(self.settings.zone).date()
+            if item.prediction
+            else item.outcome.prediction_date
+        )
+        delay_days = (item.outcome.ts.astimezone(self.settings.zone).date() - prediction_day).days
+        return ScoredOutcome(
+            verdicts={
+                "ml": source.ml_verdict,
+                "rule": source.rule_verdict,
+                "final": source.final_verdict,
+            },
+            outcome=item.outcome.actual_outcome,
+            pnl_pct=item.outcome.pnl_pct,
+            joined_by=item.joined_by,
+            label_delay_days=max(0, delay_days),
+            labelled=labelled,
+        )
+
+    def _training_header(self, todo: list[Joined]) -> list[str] | None:
+        """The training CSV's columns: its header line, or, for a new file, the first
+        labelled prediction's feature names (sorted) and `label`."""
+        path = self.settings.training_csv
+        if path.exists() and path.stat().st_size > 0:
+            with path.open(newline="") as file:
+                return next(csv.reader(file))
+        for item in todo:
+            if item.prediction is not None and item.prediction.features:
+                return [*sorted(item.prediction.features), LABEL_COLUMN]
+        return None
+
+    def _day_ttl(self, day: str) -> int:
+        day_start_s = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+        return max(1, int(day_start_s + DAY_S + FEEDBACK_DAY_TTL_S - time.time()))
+
+
+def _has_verdicts(outcome: TradeOutcome) -> bool:
+    return any(
+        v is not None for v in (outcome.ml_verdict, outcome.rule_verdict, outcome.final_verdict)
+    )
+
+
+def _csv_line(values: list[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()
+
+
+def _feedback_row(item: Joined, scored: ScoredOutcome, label: Verdict | None) -> str:
+    p, o = item.prediction, item.outcome
+    verdicts = scored.verdicts
+    return _csv_line(
+        [
+            o.event_id,
+            p.event_id if p else o.prediction_id,
+            item.joined_by or "none",
+            o.ticker,
+            o.prediction_date.isoformat(),
+            o.ts.isoformat(),
+            *(verdict.value if (verdict := verdicts[s]) else None for s in ("ml", "rule", "final")),
+            p.ml_confidence if p else None,
+            p.verdict_source.value if p else None,
+            p.model_version if p else None,
+            o.actual_outcome.value,
+            o.pnl_pct,
+            o.holding_days,
+            scored.label_delay_days,
+            label.value if label else None,
+        ]
+    )
+
+
+def _training_row(header: list[str], prediction: Prediction, label: Verdict | None) -> str:
+    features = prediction.features or {}
+    values: list[object] = [features.get(column) for column in header[:-1]]
+    return _csv_line([*values, label.value if label else None])
