@@ -21,7 +21,7 @@ from helpers import (
     run_mlmon,
 )
 
-from producer_sdk import Publisher
+from producer_sdk import Publisher, TradeOutcome
 from worker.groups.logs import CSV_HEADER, csv_row
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,19 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
 ) -> None:
     predictions = random_predictions(20_000, seed=21)
+    outcomes = [
+        TradeOutcome(
+            prediction_id=p.event_id,
+            ticker=p.ticker,
+            prediction_date=p.ts.date(),
+            actual_outcome="profit",
+            pnl_pct=1.0,
+            holding_days=1,
+        )
+        for p in predictions[::4]
+    ]
     publisher.publish_many(predictions)
+    publisher.publish_many(outcomes)
     env = {**env, "MLMON_BATCH_SIZE": "2000"}
     for kill_after in (1, 6_000, 12_000):
         worker = subprocess.Popen(
@@ -75,8 +87,13 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     assert status["total_predictions"] == expected["total_predictions"]
     assert status["verdict_distribution"] == expected["verdict_distribution"]
     assert status["avg_ml_confidence"] == pytest.approx(expected["avg_ml_confidence"], abs=1e-9)
-    for group in ("logs", "metrics"):
+    feedback_ids = [r["outcome_id"] for r in csv_rows(home / "data" / "ml_feedback.csv")]
+    assert sorted(feedback_ids) == sorted(o.event_id for o in outcomes)
+    assert status["feedback"]["total_outcomes"] == len(outcomes)
+    assert status["feedback"]["joined_by_id"] == len(outcomes)
+    for group in ("logs", "metrics", "feedback"):
         assert client.xpending(f"{prefix}:stream:predictions", group)["pending"] == 0
+    assert client.xpending(f"{prefix}:stream:outcomes", "feedback")["pending"] == 0
 
 
 def test_bytes_of_a_batch_that_never_committed_are_cut_off(

@@ -180,8 +180,11 @@ def test_empty_status_shows_no_made_up_numbers(env: dict[str, str]) -> None:
     assert status["ml_usage_rate"] is None
     assert status["agreement_rate"] is None
     assert status["avg_ml_confidence"] is None
-    for section in ("retraining", "drift", "feedback"):
+    for section in ("retraining", "drift"):
         assert status[section] == {"available": False, "message": "not available yet"}
+    assert status["feedback"]["total_outcomes"] == 0
+    assert status["feedback"]["ml_accuracy"] is None
     text = run_mlmon("status", env=env).stdout
     assert "ML Usage Rate: n/a" in text
-    assert text.count("not available yet") == 3
+    assert text.count("not available yet") == 2
+    assert "No outcomes recorded yet." in text
