@@ -10,45 +10,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import click
-import redis
 
 from producer_sdk import AnyEvent, Publisher, event_json_schemas
+from worker.cli_common import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    fail,
+    redis_or_exit,
+    settings_or_exit,
+)
+from worker.cli_retraining import models, retrain, rq_worker
 from worker.dashboard import render
 from worker.demo import synthetic_outcomes, synthetic_predictions
 from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
 from worker.groups import GROUPS
-from worker.log import configure_logging
-from worker.redis_conn import RedisUnavailableError, connect, connect_url
+from worker.redis_conn import RedisUnavailableError, connect_url
 from worker.service import build_consumers, run_consumers
-from worker.settings import Settings, SettingsError, load_settings
+from worker.settings import Settings
 from worker.status import build_status
-
-EXIT_UNAVAILABLE = 1
-EXIT_CONFIG = 2
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"mlmon: {message}", err=True)
-    sys.exit(code)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        settings = load_settings(**overrides)
-    except SettingsError as e:
-        fail(str(e), EXIT_CONFIG)
-    configure_logging(settings.log_level)
-    return settings
-
-
-def redis_or_exit(settings: Settings) -> redis.Redis:
-    try:
-        return connect(settings)
-    except RedisUnavailableError as e:
-        fail(str(e), EXIT_UNAVAILABLE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -219,6 +200,11 @@ def redis_for_demo(settings: Settings) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+cli.add_command(retrain)
+cli.add_command(models)
+cli.add_command(rq_worker)
 
 
 def main() -> None:

@@ -121,3 +121,21 @@ class Journal:
             self.client.hset(self.keys.files_committed, mapping=unknown)  # type: ignore[arg-type]
         done = {event_id for event_id, mark in zip(event_ids, marks, strict=True) if mark}
         return committed, done
+
+
+def read_committed(
+    client: redis.Redis, keys: Keys, *, home: Path, path: Path, lock_path: Path
+) -> str:
+    """A journal file's committed text, read under its lock: never a half-written batch."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not path.exists():
+                return ""
+            committed = client.hget(keys.files_committed, path.relative_to(home).as_posix())
+            with path.open("rb") as file:
+                data = file.read() if committed is None else file.read(int(committed))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return data.decode("utf-8")

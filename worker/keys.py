@@ -13,6 +13,11 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
     mlmon:feedback:all                  all-time outcome scoring counters (hash)
     mlmon:feedback:day:<UTC day>        outcome scoring counters of one day (TTL)
+    mlmon:retrain:state                 gate state: active job, last run, samples at last run
+    mlmon:retrain:runs                  accepted runs of the last 24 h (sorted set by time)
+    mlmon:retrain:decisions             every gate decision, newest last (stream, capped)
+    mlmon:models:<name>:registry        version -> registry entry (hash of JSON)
+    mlmon:models:<name>:live            the live version and its history (hash)
     mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
                                         length in bytes (hash)
 """
@@ -82,6 +87,29 @@ class Keys:
 
     def feedback_day(self, day: str) -> str:
         return f"{self.prefix}:feedback:day:{day}"
+
+    @property
+    def retraining_queue(self) -> str:
+        """The RQ queue name (`mlmon-retraining` for the default prefix)."""
+        return f"{self.prefix}-retraining"
+
+    @property
+    def retrain_state(self) -> str:
+        return f"{self.prefix}:retrain:state"
+
+    @property
+    def retrain_runs(self) -> str:
+        return f"{self.prefix}:retrain:runs"
+
+    @property
+    def retrain_decisions(self) -> str:
+        return f"{self.prefix}:retrain:decisions"
+
+    def model_registry(self, name: str) -> str:
+        return f"{self.prefix}:models:{name}:registry"
+
+    def model_live(self, name: str) -> str:
+        return f"{self.prefix}:models:{name}:live"
 
     @property
     def files_committed(self) -> str:

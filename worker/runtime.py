@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import redis
 import structlog
@@ -49,6 +49,13 @@ class Handler(Protocol):
     streams: ClassVar[tuple[StreamName, ...]]
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]: ...
+
+
+@runtime_checkable
+class Periodic(Protocol):
+    """A handler with upkeep to do between batches (it keeps its own schedule)."""
+
+    def periodic(self) -> None: ...
 
 
 @dataclass
@@ -104,6 +111,7 @@ class GroupConsumer:
                 self._ensure_groups()
                 self._drain_pending()
                 self._drain_new(self._last_ids())
+                self._upkeep()
                 return
             self._run_forever()
 
@@ -117,6 +125,7 @@ class GroupConsumer:
                     self._drain_pending()
                     recovered = True
                 self._read_new_once(block_ms=self.settings.block_ms)
+                self._upkeep()
                 if failures:
                     log.info("resumed", after_failures=failures)
                 failures = 0
@@ -131,6 +140,10 @@ class GroupConsumer:
                 recovered = False
                 log.exception("batch failed, will retry from pending", failures=failures)
                 self._backoff(failures)
+
+    def _upkeep(self) -> None:
+        if isinstance(self.handler, Periodic):
+            self.handler.periodic()
 
     def _backoff(self, failures: int) -> None:
         delay_s = min(RECONNECT_BACKOFF_MAX_S, 0.1 * 2 ** min(failures, 10))

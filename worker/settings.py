@@ -49,6 +49,29 @@ class Settings(BaseSettings):
         "default", validation_alias="ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$"
     )
     strong_buy_pnl_pct: float = Field(5.0, validation_alias="ML_STRONG_BUY_PNL", gt=0)
+    retrain_interval_hours: float = Field(
+        24.0, validation_alias="ML_RETRAINING_INTERVAL_HOURS", ge=0, le=24 * 365
+    )
+    retrain_min_new_samples: int = Field(200, validation_alias="ML_RETRAIN_MIN_NEW_SAMPLES", ge=0)
+    retrain_analysis_min_stocks: int = Field(
+        50, validation_alias="ML_RETRAIN_ANALYSIS_MIN_STOCKS", ge=0
+    )
+    retrain_max_per_day: int = Field(3, validation_alias="ML_RETRAIN_MAX_PER_DAY", ge=1, le=1_000)
+    retrain_job_timeout_s: int = Field(
+        1_800, validation_alias="ML_RETRAIN_JOB_TIMEOUT_S", ge=10, le=86_400
+    )
+    retrain_check_minutes: float = Field(
+        10.0, validation_alias="ML_RETRAIN_CHECK_MINUTES", gt=0, le=24 * 60
+    )
+    auto_backup: bool = Field(True, validation_alias="ML_AUTO_BACKUP")
+    backup_keep: int = Field(10, validation_alias="ML_BACKUP_KEEP", ge=1, le=1_000)
+    promotion_tolerance: float = Field(0.01, validation_alias="ML_PROMOTION_TOLERANCE", ge=0, le=1)
+    trainer: str = Field(
+        "default", validation_alias="ML_TRAINER", pattern=r"^(default|[\w.]+:\w+)$"
+    )
+    model_name: str = Field(
+        "verdict_model", validation_alias="ML_MODEL_NAME", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -102,6 +125,19 @@ class Settings(BaseSettings):
     @property
     def training_csv(self) -> Path:
         return self.data_dir / "ml_training_data.csv"
+
+    @property
+    def feedback_lock(self) -> Path:
+        """Held while the feedback and training CSVs are appended to or read whole."""
+        return self.data_dir / ".feedback.lock"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def retraining_history(self) -> Path:
+        return self.home / "logs" / "ml_retraining_history.txt"
 
     def masked_redis_url(self) -> str:
         """The Redis URL with any password replaced, for logs and messages."""

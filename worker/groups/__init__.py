@@ -9,6 +9,7 @@ import redis
 from worker.groups.feedback import FeedbackHandler
 from worker.groups.logs import LogsHandler
 from worker.groups.metrics import MetricsHandler
+from worker.groups.retrain import RetrainHandler
 from worker.runtime import Handler
 from worker.settings import Settings
 
@@ -16,4 +17,5 @@ GROUPS: dict[str, Callable[[redis.Redis, Settings], Handler]] = {
     LogsHandler.group: LogsHandler,
     MetricsHandler.group: MetricsHandler,
     FeedbackHandler.group: FeedbackHandler,
+    RetrainHandler.group: RetrainHandler,
 }

@@ -92,7 +92,7 @@ class FeedbackHandler:
             self.keys,
             home=settings.home,
             group=self.group,
-            lock_path=settings.data_dir / ".feedback.lock",
+            lock_path=settings.feedback_lock,
         )
         self.effects = EffectsApplier(client, settings, group=self.group)
         self._index = load_script(client, "index_predictions")

@@ -1,0 +1,37 @@
+"""Helpers every `mlmon` command uses: settings and Redis, or one clear line and an exit."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+import redis
+
+from worker.log import configure_logging
+from worker.redis_conn import RedisUnavailableError, connect
+from worker.settings import Settings, SettingsError, load_settings
+
+EXIT_UNAVAILABLE = 1
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"mlmon: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as e:
+        fail(str(e), EXIT_CONFIG)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def redis_or_exit(settings: Settings) -> redis.Redis:
+    try:
+        return connect(settings)
+    except RedisUnavailableError as e:
+        fail(str(e), EXIT_UNAVAILABLE)

@@ -1,0 +1,173 @@
+"""The retraining gate: one atomic Lua step decides every request.
+
+A request is accepted only if no retrain is queued or running (single flight), the
+interval since the last completed run has passed and enough new labelled rows exist
+(both skipped with `force`), and the daily cap is not reached. Every decision is recorded
+(stream `retrain:decisions`, the history file) with its reason and, when known, the time
+a request would next be accepted. An accepted request is enqueued as an RQ job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+from worker.keys import Keys
+from worker.retraining.history import append_history
+from worker.scripts import load_script
+from worker.settings import Settings
+
+STALE_MARGIN_S = 600  # a job older than its timeout plus this is taken as dead
+RETRY_INTERVALS_S = [10, 60, 300]  # for transient errors (Redis, disk)
+RESULT_TTL_S = 7 * 86_400
+
+
+class Trigger:
+    BACKTEST = "backtest"
+    ANALYSIS = "analysis"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate said to one request."""
+
+    accepted: bool
+    why: str
+    trigger: str
+    reason: str
+    job_id: str | None
+    next_allowed_at: float | None
+    new_samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def retraining_queue(client: redis.Redis, settings: Settings) -> Queue:
+    """The RQ queue of retraining jobs (JSON-serialized, so any RQ worker can read them)."""
+    return Queue(
+        Keys(settings.prefix).retraining_queue, connection=client, serializer=JSONSerializer
+    )
+
+
+def request_retrain(
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    trigger: str,
+    reason: str,
+    force: bool = False,
+    trigger_event_id: str | None = None,
+    dry_run: bool = False,
+) -> Decision:
+    """Ask the gate for a retrain; when accepted, enqueue the job. Also from Python."""
+    keys = Keys(settings.prefix)
+    job_id = f"retrain-{uuid.uuid4().hex[:12]}"
+    gate = load_script(client, "retrain_gate")
+    accepted, why, next_at, new_samples = gate(
+        keys=[
+            keys.retrain_state,
+            keys.retrain_runs,
+            keys.retrain_decisions,
+            keys.feedback_all,
+            keys.dedup("retrain", trigger_event_id) if trigger_event_id else "",
+        ],
+        args=[
+            int(time.time()),
+            int(settings.retrain_interval_hours * 3600),
+            settings.retrain_min_new_samples,
+            settings.retrain_max_per_day,
+            int(force),
+            settings.retrain_job_timeout_s + STALE_MARGIN_S,
+            job_id,
+            trigger,
+            reason,
+            int(dry_run),
+            settings.dedup_ttl_s,
+        ],
+    )
+    why_text = why.decode() if isinstance(why, bytes) else str(why)
+    next_text = next_at.decode() if isinstance(next_at, bytes) else str(next_at)
+    decision = Decision(
+        accepted=bool(accepted),
+        why=why_text,
+        trigger=trigger,
+        reason=reason,
+        job_id=job_id if accepted else None,
+        next_allowed_at=float(next_text) if next_text else None,
+        new_samples=int(new_samples),
+    )
+    if dry_run or why_text == "duplicate trigger event":
+        return decision
+    if decision.accepted:
+        try:
+            _enqueue(client, settings, decision, force=force)
+        except Exception:
+            finish_run(
+                client,
+                settings,
+                job_id=job_id,
+                completed=False,
+                summary={"outcome": "not enqueued"},
+            )
+            raise
+    append_history(settings, "decision", decision_fields(decision))
+    return decision
+
+
+def _enqueue(client: redis.Redis, settings: Settings, decision: Decision, *, force: bool) -> None:
+    job_id, trigger, reason = decision.job_id, decision.trigger, decision.reason
+    retraining_queue(client, settings).enqueue_call(
+        "worker.retraining.job.run_retraining",
+        kwargs={"job_id": job_id, "trigger": trigger, "reason": reason, "force": force},
+        job_id=job_id,
+        timeout=settings.retrain_job_timeout_s,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=RESULT_TTL_S,
+        retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
+        description=f"retrain ({trigger}): {reason}"[:200],
+    )
+
+
+def finish_run(
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    job_id: str,
+    completed: bool,
+    summary: dict[str, Any],
+) -> bool:
+    """Free the single-flight slot of `job_id`; a completed run starts the interval."""
+    finish = load_script(client, "retrain_finish")
+    keys = Keys(settings.prefix)
+    freed = finish(
+        keys=[keys.retrain_state],
+        args=[job_id, int(completed), int(time.time()), json.dumps(summary, sort_keys=True)],
+    )
+    return bool(freed)
+
+
+def decision_fields(decision: Decision) -> dict[str, Any]:
+    next_at = decision.next_allowed_at
+    return {
+        "accepted": decision.accepted,
+        "why": decision.why,
+        "trigger": decision.trigger,
+        "reason": decision.reason,
+        "job_id": decision.job_id,
+        "new_samples": decision.new_samples,
+        "next_allowed_at": None
+        if next_at is None
+        else datetime.fromtimestamp(next_at, UTC).isoformat(),
+    }
