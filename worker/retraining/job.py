@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import redis
 from rq import get_current_job
+from threadpoolctl import threadpool_limits
 
 from worker.journal import read_committed
 from worker.keys import Keys
@@ -89,9 +90,11 @@ def _train_and_decide(
         )
     dataset = parse_training_csv(text, source=str(settings.training_csv))
     x_train, x_test, y_train, y_test = split(dataset)
-    model = load_trainer(settings.trainer)(x_train, y_train, dataset.feature_names)
-    metrics = evaluate(model, x_test, y_test)
-    live_metrics = _score_live(registry, Dataset(x_test, y_test, dataset.feature_names))
+    # OpenMP threads spin while they wait; beside busy consumers that costs minutes
+    with threadpool_limits(limits=settings.train_threads):
+        model = load_trainer(settings.trainer)(x_train, y_train, dataset.feature_names)
+        metrics = evaluate(model, x_test, y_test)
+        live_metrics = _score_live(registry, Dataset(x_test, y_test, dataset.feature_names))
     version = registry.next_version()
     entry: dict[str, Any] = {
         "version": version,

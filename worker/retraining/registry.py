@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import redis
 
 from producer_sdk.streams import StreamName
@@ -166,6 +165,8 @@ class ModelRegistry:
                 f"refusing to load {path}: sha256 {actual[:12]}... does not match the registry's "
                 f"{expected_sha256[:12]}...; restore it with `mlmon models rollback`"
             )
+        import joblib  # noqa: PLC0415  (it loads numpy; most commands never touch a model)
+
         return joblib.load(resolved)
 
     def promote(self, model: Any, entry: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +174,8 @@ class ModelRegistry:
         previous = self.live_version()
         if previous is not None and self.settings.auto_backup and self.model_path.exists():
             self._back_up(previous)
+        import joblib  # noqa: PLC0415
+
         with atomic_path(self.model_path) as temporary:
             joblib.dump(model, temporary)
             entry["sha256"] = sha256_of(temporary)

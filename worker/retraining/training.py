@@ -110,7 +110,7 @@ def check_classes(dataset: Dataset, *, source: str) -> None:
 def default_trainer(features: np.ndarray, labels: np.ndarray, _names: list[str]) -> Classifier:
     """Gradient boosting with sigmoid-calibrated probabilities (3-fold when classes allow)."""
     smallest = min(Counter(labels.tolist()).values())
-    booster = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=SEED)
+    booster = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=SEED)
     if smallest < 3:
         booster.fit(features, labels)
         fitted: Classifier = booster
@@ -148,13 +148,14 @@ def evaluate(model: Classifier, features: np.ndarray, labels: np.ndarray) -> dic
     model_classes = [str(c) for c in model.classes_]
     predicted = np.array(model_classes)[probabilities.argmax(axis=1)]
     present = sorted(set(labels.tolist()) | set(predicted.tolist()))
-    full = np.zeros((len(labels), len(CLASSES)))
+    ordered = sorted(CLASSES)  # log_loss takes probability columns in sorted label order
+    full = np.zeros((len(labels), len(ordered)))
     for column, name in enumerate(model_classes):
-        full[:, CLASSES.index(name)] = probabilities[:, column]
+        full[:, ordered.index(name)] = probabilities[:, column]
     full = np.clip(full, 1e-15, 1.0)
     full /= full.sum(axis=1, keepdims=True)
     recalls = recall_score(labels, predicted, labels=present, average=None, zero_division=0)
-    loss = float(log_loss(labels, full, labels=CLASSES))
+    loss = float(log_loss(labels, full, labels=ordered))
     return {
         "accuracy": round(float(accuracy_score(labels, predicted)), 6),
         "macro_f1": round(float(f1_score(labels, predicted, average="macro", zero_division=0)), 6),
