@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from producer_sdk import AnyEvent, Publisher, event_json_schemas
+from producer_sdk import event_json_schemas
 from worker.cli_common import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
@@ -23,7 +23,7 @@ from worker.cli_common import (
 )
 from worker.cli_retraining import models, retrain, rq_worker
 from worker.dashboard import render
-from worker.demo import synthetic_outcomes, synthetic_predictions
+from worker.demo_run import DemoError, run_demo
 from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
 from worker.groups import GROUPS
 from worker.redis_conn import RedisUnavailableError, connect_url
@@ -147,32 +147,14 @@ def demo(count: int, seed: int) -> None:
     with redis_for_demo(settings) as url:
         settings = settings_or_exit(REDIS_URL=url)
         client = redis_or_exit(settings)
-        publisher = Publisher(client, prefix=settings.prefix, stream_maxlen=settings.stream_maxlen)
-        predictions = list(synthetic_predictions(count, seed=seed))
-        outcomes = list(synthetic_outcomes(predictions, zone=settings.zone, seed=seed))
-        events: list[AnyEvent] = [*predictions, *outcomes]
-        label = f"publishing {count} predictions and {len(outcomes)} outcomes"
-        with click.progressbar(length=len(events), label=label, file=sys.stderr) as bar:
-            for start in range(0, len(events), 1_000):
-                chunk = events[start : start + 1_000]
-                publisher.publish_many(chunk)
-                bar.update(len(chunk))
-        click.echo(f"processing with the workers: {', '.join(GROUPS)} ...", err=True)
-        stop = threading.Event()
-        started = time.monotonic()
-        consumers = build_consumers(settings, list(GROUPS), consumer="demo", stop=stop)
-        code = run_consumers(consumers, burst=True, stop=stop)
-        elapsed_s = time.monotonic() - started
-        if code != 0:
-            fail("a worker failed; see the log lines above", code)
-        click.echo(
-            f"processed {count} predictions in {elapsed_s:.1f} s; logs in "
-            f"{settings.predictions_log_dir}",
-            err=True,
-        )
-        click.echo(
-            render(build_status(client, settings), zone=settings.zone, detailed=True), nl=False
-        )
+        try:
+            run_demo(
+                client, settings, count=count, seed=seed, say=lambda m: click.echo(m, err=True)
+            )
+        except DemoError as e:
+            fail(str(e), EXIT_UNAVAILABLE)
+        status_text = render(build_status(client, settings), zone=settings.zone, detailed=True)
+        click.echo(status_text, nl=False)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ predictions; the ML verdict predicts them somewhat better than the rules do.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -64,10 +65,12 @@ def synthetic_outcomes(
         profit_chance = 0.3 + 0.1 * (prediction.rule_verdict in BULLISH)
         if prediction.ml_verdict is not None:
             profit_chance += 0.25 * (prediction.ml_verdict in BULLISH)
+        if prediction.features:  # the features tell the truth, for the model to learn
+            profit_chance = 0.5 + 0.4 * math.tanh(_feature_score(prediction.features, rng))
         if rng.random() < 0.1:
             outcome, pnl_pct = Outcome.NEUTRAL, rng.uniform(-0.5, 0.5)
         elif rng.random() < profit_chance:
-            outcome, pnl_pct = Outcome.PROFIT, rng.uniform(0.5, 12.0)
+            outcome, pnl_pct = Outcome.PROFIT, rng.uniform(0.5, 3.0 + 9.0 * profit_chance)
         else:
             outcome, pnl_pct = Outcome.LOSS, -rng.uniform(0.5, 8.0)
         by_id = rng.random() < JOIN_BY_ID_SHARE
@@ -83,6 +86,41 @@ def synthetic_outcomes(
             pnl_pct=round(pnl_pct, 2),
             holding_days=rng.randint(1, 15),
         )
+
+
+def _feature_score(features: dict[str, float], rng: random.Random) -> float:
+    """Momentum up and RSI low are good signs; plus noise."""
+    return features["momentum_20d_pct"] / 6 + (50 - features["rsi_14"]) / 40 + rng.gauss(0, 0.3)
+
+
+def synthetic_features(rng: random.Random) -> dict[str, float]:
+    return {
+        "rsi_14": round(rng.uniform(15, 85), 2),
+        "pe_ratio": round(rng.uniform(5, 80), 2),
+        "momentum_20d_pct": round(rng.gauss(0.5, 6), 2),
+    }
+
+
+def synthetic_training_csv(rows: int, *, seed: int = 7) -> str:
+    """A starting training set whose labels follow the features (columns sorted, as the
+    feedback group writes them)."""
+    rng = random.Random(seed + 2)
+    lines = ["momentum_20d_pct,pe_ratio,rsi_14,label"]
+    for _ in range(rows):
+        features = synthetic_features(rng)
+        score = _feature_score(features, rng)
+        label = (
+            "strong_buy"
+            if score > 1
+            else "buy"
+            if score > 0
+            else "watch"
+            if score > -1
+            else "avoid"
+        )
+        values = (features["momentum_20d_pct"], features["pe_ratio"], features["rsi_14"])
+        lines.append(",".join(str(v) for v in values) + f",{label}")
+    return "\n".join(lines) + "\n"
 
 
 def synthetic_predictions(
@@ -107,13 +145,7 @@ def synthetic_predictions(
             confidence = round(min(0.99, max(0.35, rng.betavariate(8, 2.2))), 4)
             if confidence >= ML_TRUST_CONFIDENCE:
                 source = VerdictSource.ML
-        features = None
-        if rng.random() < 0.3:
-            features = {
-                "rsi_14": round(rng.uniform(15, 85), 2),
-                "pe_ratio": round(rng.uniform(5, 80), 2),
-                "momentum_20d_pct": round(rng.gauss(0.5, 6), 2),
-            }
+        features = synthetic_features(rng) if rng.random() < 0.3 else None
         yield Prediction(
             ticker=rng.choice(TICKERS),
             ts=ts,

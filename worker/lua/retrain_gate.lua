@@ -33,8 +33,8 @@ local active_since = tonumber(s.active_since or '0')
 if s.active_job and now - active_since < stale then
   accepted, why = 0, 'single flight: job ' .. s.active_job .. ' is queued or running'
 elseif not force and s.last_run_at and now - tonumber(s.last_run_at) < interval then
-  accepted, why = 0, 'interval: last run ' .. math.floor(now - tonumber(s.last_run_at))
-    .. ' s ago, minimum ' .. interval .. ' s'
+  accepted, why = 0, string.format('interval: last run %.1f h ago, minimum %.1f h',
+    (now - tonumber(s.last_run_at)) / 3600, interval / 3600)
   next_at = tonumber(s.last_run_at) + interval
 elseif not force and new_samples < min_samples then
   accepted, why = 0, 'samples: ' .. new_samples .. ' new labelled rows, minimum ' .. min_samples
