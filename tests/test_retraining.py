@@ -338,3 +338,38 @@ def test_tampered_model_refused_and_rollback_restores_the_previous_version(
     assert entry["version"] == 1 and model.predict([[0.0, 20.0, 50.0]])[0] in {"buy", "watch"}
     listing = run_mlmon("models", "list", env=job_env).stdout
     assert "rolled back" in listing and "live" in listing
+
+
+def test_jobs_retry_transient_errors_and_rq_info_shows_the_queue(
+    client: redis.Redis, settings: Settings, env: dict[str, str]
+) -> None:
+    labelled(client, settings, 300)
+    decision = request_retrain(client, settings, trigger="manual", reason="t")
+    [job] = retraining_queue(client, settings).get_jobs()
+    assert job.id == decision.job_id
+    assert job.retries_left == 3 and job.retry_intervals == [10, 60, 300]
+    assert job.timeout == 1_800
+    info = subprocess.run(
+        [str(Path(MLMON).with_name("rq")), "info", "--url", env["REDIS_URL"], "--only-queues"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"{settings.prefix}-retraining" in info.stdout
+
+
+def test_only_the_newest_backups_are_kept(
+    client: redis.Redis, job_env: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ML_BACKUP_KEEP", "2")
+    settings = reload(job_env, ML_BACKUP_KEEP="2", ML_RETRAIN_MAX_PER_DAY="10")
+    write_training_csv(home, 300)
+    labelled(client, settings, 300)
+    for _ in range(4):  # three promotions replace a live model: three backups made
+        assert request_retrain(client, settings, trigger="manual", reason="t", force=True).accepted
+        run_jobs(client, settings)
+    registry = ModelRegistry(client, settings)
+    backups = sorted((home / "models" / "backups").iterdir())
+    assert len(backups) == 2
+    kept = {entry["backup"] for entry in registry.entries() if entry.get("backup")}
+    assert kept == {f"backups/{path.name}" for path in backups}
