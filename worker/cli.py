@@ -26,6 +26,7 @@ from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
 from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
 from worker.groups import GROUPS
+from worker.health import group_states, health_problems
 from worker.redis_conn import RedisUnavailableError, connect_url
 from worker.service import build_consumers, run_consumers
 from worker.settings import Settings
@@ -182,6 +183,28 @@ def redis_for_demo(settings: Settings) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@cli.command()
+@click.option(
+    "--groups", default=",".join(GROUPS), show_default=True, help="Groups that must be live."
+)
+def health(groups: str) -> None:
+    """Exit 0 when every group has a live consumer and little lag; else 1, a line per problem."""
+    settings = settings_or_exit()
+    client = redis_or_exit(settings)
+    names = [name.strip() for name in groups.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(GROUPS))
+    if unknown:
+        fail(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}", EXIT_CONFIG)
+    problems = health_problems(
+        group_states(client, settings, names), max_lag=settings.health_max_lag
+    )
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"ok: {', '.join(names)} live, lag at most {settings.health_max_lag}")
 
 
 cli.add_command(retrain)

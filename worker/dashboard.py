@@ -34,6 +34,8 @@ def render(
     lines += _distribution_lines(status["verdict_distribution"]["final"])
 
     if detailed:
+        title("🧵", "CONSUMER GROUPS")
+        lines += _group_lines(status["consumer_groups"])
         title("🕒", "ROLLING WINDOWS")
         lines += _window_lines(status)
         for kind in ("ml", "rule"):
@@ -193,4 +195,15 @@ def _retraining_lines(section: dict[str, Any], *, zone: tzinfo, plain: bool) -> 
     if section["last_refusal"]:
         refusal = section["last_refusal"]
         lines.append(f"Last Refusal: {refusal['why']} ({refusal['trigger']})")
+    return lines
+
+
+def _group_lines(groups: list[dict[str, Any]]) -> list[str]:
+    lines = [f"{'group':<10}{'stream':<34}{'live':>5}{'pending':>9}{'lag':>9}"]
+    for g in groups:
+        lag = "n/a" if g["lag"] is None else str(g["lag"])
+        stream = g["stream"] if g["exists"] else f"{g['stream']} (no group)"
+        lines.append(
+            f"{g['group']:<10}{stream:<34}{len(g['live_consumers']):>5}{g['pending']:>9}{lag:>9}"
+        )
     return lines

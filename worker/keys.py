@@ -18,6 +18,7 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:retrain:decisions             every gate decision, newest last (stream, capped)
     mlmon:models:<name>:registry        version -> registry entry (hash of JSON)
     mlmon:models:<name>:live            the live version and its history (hash)
+    mlmon:heartbeat:<group>:<consumer>  a live consumer (TTL: three heartbeats)
     mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
                                         length in bytes (hash)
 """
@@ -110,6 +111,9 @@ class Keys:
 
     def model_live(self, name: str) -> str:
         return f"{self.prefix}:models:{name}:live"
+
+    def heartbeat(self, group: str, consumer: str) -> str:
+        return f"{self.prefix}:heartbeat:{group}:{consumer}"
 
     @property
     def files_committed(self) -> str:

@@ -8,7 +8,11 @@ rest to the group's handler, which makes its effect durable and acknowledges in 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +36,7 @@ log = get_logger(__name__)
 StreamEntries = list[tuple[bytes, dict[bytes, bytes] | None]]
 Rejected = tuple[Delivery, str]
 RECONNECT_BACKOFF_MAX_S = 30.0
+HEARTBEAT_TTL_FACTOR = 3  # a heartbeat outlives two missed beats
 
 
 class Handler(Protocol):
@@ -95,6 +100,8 @@ class GroupConsumer:
         self.stats = ConsumerStats()
         self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
         self._dead_letter = load_script(client, "dead_letter")
+        self._next_heartbeat_s = 0.0
+        self._next_claim_s = 0.0
 
     @property
     def group(self) -> str:
@@ -107,13 +114,17 @@ class GroupConsumer:
         outages and handler errors are logged and retried with capped back-off.
         """
         with structlog.contextvars.bound_contextvars(group=self.group, consumer=self.consumer):
-            if burst:
-                self._ensure_groups()
-                self._drain_pending()
-                self._drain_new(self._last_ids())
-                self._upkeep()
-                return
-            self._run_forever()
+            try:
+                if burst:
+                    self._ensure_groups()
+                    self._claim_orphans()
+                    self._drain_pending()
+                    self._drain_new(self._last_ids())
+                    self._upkeep()
+                    return
+                self._run_forever()
+            finally:
+                self._clear_heartbeat()
 
     def _run_forever(self) -> None:
         failures = 0
@@ -129,21 +140,69 @@ class GroupConsumer:
                 if failures:
                     log.info("resumed", after_failures=failures)
                 failures = 0
-            except redis.RedisError as e:
+            except Exception as e:  # noqa: BLE001  (the loop's error boundary: log, retry)
                 failures += 1
                 recovered = False
-                if failures == 1:
-                    log.warning("redis unavailable, retrying", error=str(e))
-                self._backoff(failures)
-            except Exception:
-                failures += 1
-                recovered = False
-                log.exception("batch failed, will retry from pending", failures=failures)
+                self._log_failure(e, failures)
                 self._backoff(failures)
 
+    def _log_failure(self, error: Exception, failures: int) -> None:
+        """Once per streak of failures, not per retry: an outage is one story."""
+        if failures != 1:
+            log.debug("still failing", failures=failures, error=str(error))
+        elif isinstance(error, redis.RedisError):
+            log.warning("redis unavailable, retrying with back-off", error=str(error))
+        else:
+            log.exception("batch failed; it stays pending and is retried with back-off")
+
     def _upkeep(self) -> None:
+        """Between batches: heartbeat, claim what dead consumers left, the handler's own."""
+        now_s = time.monotonic()
+        if now_s >= self._next_heartbeat_s:
+            self._next_heartbeat_s = now_s + self.settings.heartbeat_s
+            self._heartbeat()
+        if now_s >= self._next_claim_s:
+            self._next_claim_s = now_s + self.settings.claim_idle_ms / 2_000
+            self._claim_orphans()
         if isinstance(self.handler, Periodic):
             self.handler.periodic()
+
+    def _heartbeat(self) -> None:
+        beat = {"pid": os.getpid(), "host": socket.gethostname(), "processed": self.stats.processed}
+        self.client.set(
+            self.keys.heartbeat(self.group, self.consumer),
+            json.dumps(beat),
+            ex=self.settings.heartbeat_s * HEARTBEAT_TTL_FACTOR,
+        )
+
+    def _clear_heartbeat(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.client.delete(self.keys.heartbeat(self.group, self.consumer))
+
+    def _claim_orphans(self) -> None:
+        """Take over entries another consumer left pending longer than the claim idle
+        time (it died) and process them, delivery counts and poison rule included."""
+        for stream_key in self._stream_keys:
+            start = "0-0"
+            while not self.stop.is_set():
+                reply: Any = self.client.xautoclaim(
+                    stream_key,
+                    self.group,
+                    self.consumer,
+                    self.settings.claim_idle_ms,
+                    start_id=start,
+                    count=self.settings.batch_size,
+                )
+                start, entries = _text(reply[0]), list(reply[1])
+                if entries:
+                    log.info(
+                        "claimed entries of a dead consumer",
+                        stream=stream_key,
+                        entries=len(entries),
+                    )
+                    self._process(stream_key, entries, self._delivery_counts(stream_key, entries))
+                if start == "0-0":
+                    break
 
     def _backoff(self, failures: int) -> None:
         delay_s = min(RECONNECT_BACKOFF_MAX_S, 0.1 * 2 ** min(failures, 10))

@@ -13,6 +13,7 @@ import redis
 
 from producer_sdk.streams import StreamName
 from worker.feedback_schema import FEEDBACK_WINDOWS_DAYS, summarize_feedback
+from worker.health import group_states
 from worker.keys import Keys, hour_starts, minute_starts
 from worker.metrics_schema import WINDOWS, add_counters, decode_counters, summarize
 from worker.retraining.summary import retraining_summary
@@ -69,6 +70,7 @@ def build_status(
         "recent_predictions": [json.loads(line) for line in recent_raw],
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
+        "consumer_groups": [state.as_dict() for state in group_states(client, settings)],
         "retraining": retraining_summary(client, settings),
         "drift": dict(NOT_AVAILABLE),
         "feedback": {

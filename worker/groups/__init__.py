@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import redis
 
+from producer_sdk.streams import StreamName
 from worker.groups.feedback import FeedbackHandler
 from worker.groups.logs import LogsHandler
 from worker.groups.metrics import MetricsHandler
@@ -18,4 +19,8 @@ GROUPS: dict[str, Callable[[redis.Redis, Settings], Handler]] = {
     MetricsHandler.group: MetricsHandler,
     FeedbackHandler.group: FeedbackHandler,
     RetrainHandler.group: RetrainHandler,
+}
+GROUP_STREAMS: dict[str, tuple[StreamName, ...]] = {
+    handler.group: handler.streams
+    for handler in (LogsHandler, MetricsHandler, FeedbackHandler, RetrainHandler)
 }
