@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import redis
-from redis.typing import EncodableT, FieldT
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from producer_sdk.events import (
     AnalysisCompleted,
@@ -19,9 +24,14 @@ from producer_sdk.events import (
     Verdict,
     VerdictSource,
 )
+from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
 from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
 
 DEFAULT_STREAM_MAXLEN = 1_000_000
+SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
+SPOOL_RETRY_MAX_S = 30.0
+
+log = logging.getLogger("producer_sdk")
 
 
 class PublishError(Exception):
@@ -31,10 +41,16 @@ class PublishError(Exception):
 class Publisher:
     """Publishes events to the mlmon streams.
 
-    :param redis_client: a connected `redis.Redis`; the publisher does not close it.
+    :param redis_client: a connected `redis.Redis`; the publisher does not close it. Its
+        socket timeouts bound how long a publish can take (`from_url` sets them).
     :param prefix: key prefix shared with the workers (`MLMON_PREFIX`).
     :param stream_maxlen: approximate cap on each stream's length (`XADD MAXLEN ~`);
         None keeps every entry. Must exceed what the consumers can fall behind by.
+    :param on_failure: `"spool"` (default): when Redis is unreachable, keep the event in a
+        local spool file, never raise into trading code, and replay the spool in order on
+        the next successful publish. `"raise"`: raise `PublishError` instead.
+    :param spool_dir: where the spool lives (default `MLMON_SPOOL_DIR`, `~/.mlmon/spool`).
+    :param spool_max_mb: spool size at which the oldest events are dropped (and counted).
     """
 
     def __init__(
@@ -43,51 +59,122 @@ class Publisher:
         *,
         prefix: str = DEFAULT_PREFIX,
         stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
+        on_failure: Literal["spool", "raise"] = "spool",
+        spool_dir: Path | None = None,
+        spool_max_mb: float | None = None,
     ) -> None:
         if stream_maxlen is not None and stream_maxlen <= 0:
             raise ValueError("stream_maxlen must be positive or None")
+        if on_failure not in {"spool", "raise"}:
+            raise ValueError("on_failure must be 'spool' or 'raise'")
         self.redis = redis_client
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
+        self.on_failure = on_failure
+        max_bytes = (
+            default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
+        )
+        self.spool = Spool(spool_dir or default_spool_dir(), name=prefix, max_bytes=max_bytes)
+        self._retry_at_s = 0.0  # while Redis is down, publishes go straight to the spool
+        self._backoff_s = SPOOL_RETRY_FIRST_S
 
     @classmethod
     def from_url(
         cls,
         url: str,
         *,
-        timeout_s: float = 1.0,
+        publish_timeout_s: float = 0.2,
         prefix: str = DEFAULT_PREFIX,
         stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
+        on_failure: Literal["spool", "raise"] = "spool",
+        spool_dir: Path | None = None,
     ) -> Publisher:
-        """Connect with bounded socket timeouts, so a stalled Redis cannot hang trading code."""
+        """Connect with socket timeouts of `publish_timeout_s` and no client-side retries,
+        so an unreachable or stalled Redis costs trading code at most that long."""
         client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            socket_timeout=publish_timeout_s,
+            socket_connect_timeout=publish_timeout_s,
+            retry=Retry(NoBackoff(), 0),
         )
-        return cls(client, prefix=prefix, stream_maxlen=stream_maxlen)
+        return cls(
+            client,
+            prefix=prefix,
+            stream_maxlen=stream_maxlen,
+            on_failure=on_failure,
+            spool_dir=spool_dir,
+        )
 
-    def publish(self, event: AnyEvent) -> str:
-        """Send one event; returns the stream entry id."""
-        stream, fields = self._entry(event)
+    def publish(self, event: AnyEvent) -> str | None:
+        """Send one event; returns its stream entry id, or None when it was spooled."""
+        ids = self._send([self._entry(event)])
+        return None if ids is None else ids[0]
+
+    def publish_many(self, events: Iterable[AnyEvent]) -> list[str] | None:
+        """Send many events in one round trip, in order; returns their stream entry ids,
+        or None when they were spooled. Every event is validated before anything is sent."""
+        return self._send([self._entry(event) for event in events])
+
+    def flush_spool(self) -> int:
+        """Replay the spool now; returns how many events were sent."""
+        return self.spool.replay(self._xadd_many)
+
+    @property
+    def spool_dropped(self) -> int:
+        return self.spool.dropped
+
+    def _send(self, entries: list[tuple[str, str]]) -> list[str] | None:
+        if self.on_failure == "raise":
+            try:
+                return self._xadd_many(entries)
+            except redis.RedisError as e:
+                raise PublishError(f"could not publish {_describe(entries)}: {e}") from e
+        if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
+            self.spool.append(entries)
+            return None
+        if self.spool.has_entries():  # keep the order: what waits goes first
+            self.spool.append(entries)
+            try:
+                self.flush_spool()
+            except redis.RedisError as e:
+                self._redis_is_down(e)
+                return None
+            self._redis_is_back()
+            return None
         try:
-            entry_id = self.redis.xadd(stream, fields, maxlen=self.stream_maxlen, approximate=True)
-        except redis.RedisError as e:
-            raise PublishError(f"could not publish {event.type.value} to {stream}: {e}") from e
-        return _text(entry_id)
+            ids = self._xadd_many(entries)
+        except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
+            self._redis_is_down(e)
+            self.spool.append(entries)
+            return None
+        self._redis_is_back()
+        return ids
 
-    def publish_many(self, events: Iterable[AnyEvent]) -> list[str]:
-        """Send many events in one round trip, in order; returns their stream entry ids.
-
-        Every event is validated (and serialized) before anything is sent.
-        """
-        entries = [self._entry(event) for event in events]
+    def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
+        if len(entries) == 1:
+            stream, event_json = entries[0]
+            entry_id = self.redis.xadd(
+                stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True
+            )
+            return [_text(entry_id)]
         pipe = self.redis.pipeline(transaction=False)
-        for stream, fields in entries:
-            pipe.xadd(stream, fields, maxlen=self.stream_maxlen, approximate=True)
-        try:
-            entry_ids = pipe.execute()
-        except redis.RedisError as e:
-            raise PublishError(f"could not publish {len(entries)} events: {e}") from e
-        return [_text(entry_id) for entry_id in entry_ids]
+        for stream, event_json in entries:
+            pipe.xadd(stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True)
+        return [_text(entry_id) for entry_id in pipe.execute()]
+
+    def _redis_is_down(self, error: redis.RedisError) -> None:
+        if self._retry_at_s == 0.0:
+            log.warning(
+                "mlmon: Redis unreachable, spooling events to %s: %s", self.spool.path, error
+            )
+        self._retry_at_s = time.monotonic() + self._backoff_s
+        self._backoff_s = min(SPOOL_RETRY_MAX_S, self._backoff_s * 2)
+
+    def _redis_is_back(self) -> None:
+        if self._retry_at_s:
+            log.warning("mlmon: Redis reachable again; spool replayed")
+        self._retry_at_s = 0.0
+        self._backoff_s = SPOOL_RETRY_FIRST_S
 
     def log_prediction(
         self,
@@ -198,18 +285,24 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entry(self, event: AnyEvent) -> tuple[str, dict[FieldT, EncodableT]]:
+    def _entry(self, event: AnyEvent) -> tuple[str, str]:
         if not isinstance(event, Prediction | AnalysisCompleted | BacktestCompleted | TradeOutcome):
             raise TypeError(
                 f"publish() takes an event model (Prediction, AnalysisCompleted, "
                 f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
             )
-        return stream_key_for(self.prefix, event.type), {"event": event.model_dump_json()}
+        return stream_key_for(self.prefix, event.type), event.model_dump_json()
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:
     """Leave out unset arguments so model defaults (event_id, ts) apply."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _describe(entries: list[tuple[str, str]]) -> str:
+    if len(entries) == 1:
+        return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
+    return f"{len(entries)} events"
 
 
 def _text(value: bytes | str) -> str:

@@ -81,4 +81,4 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def publisher(client: redis.Redis, prefix: str) -> Publisher:
-    return Publisher(client, prefix=prefix)
+    return Publisher(client, prefix=prefix, on_failure="raise")

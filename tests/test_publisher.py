@@ -63,7 +63,7 @@ def test_invalid_event_rejected_before_anything_is_sent(
 
 
 def test_stream_is_trimmed_to_about_maxlen(client: redis.Redis, prefix: str) -> None:
-    small = Publisher(client, prefix=prefix, stream_maxlen=100)
+    small = Publisher(client, prefix=prefix, stream_maxlen=100, on_failure="raise")
     small.publish_many([make_prediction() for _ in range(1_000)])
     length = client.xlen(f"{prefix}:stream:predictions")
     assert 100 <= length < 1_000
@@ -111,7 +111,9 @@ def test_redis_failure_raises_publish_error_with_cause(prefix: str) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    dead = Publisher.from_url(f"redis://127.0.0.1:{port}/0", timeout_s=0.2, prefix=prefix)
+    dead = Publisher.from_url(
+        f"redis://127.0.0.1:{port}/0", publish_timeout_s=0.2, prefix=prefix, on_failure="raise"
+    )
     with pytest.raises(PublishError, match="could not publish prediction") as caught:
         dead.publish(make_prediction())
     assert isinstance(caught.value.__cause__, redis.ConnectionError)

@@ -21,6 +21,7 @@ from worker.cli_common import (
     redis_or_exit,
     settings_or_exit,
 )
+from worker.cli_dlq import dlq, spool
 from worker.cli_retraining import models, retrain, rq_worker
 from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
@@ -207,6 +208,8 @@ def health(groups: str) -> None:
     click.echo(f"ok: {', '.join(names)} live, lag at most {settings.health_max_lag}")
 
 
+cli.add_command(dlq)
+cli.add_command(spool)
 cli.add_command(retrain)
 cli.add_command(models)
 cli.add_command(rq_worker)

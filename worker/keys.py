@@ -5,6 +5,7 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
     mlmon:dedup:<group>:<event_id>      idempotency mark of one event in one group (TTL)
     mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
+    mlmon:dead:replayed                 dead letter id -> the entry its replay made (hash)
     mlmon:metrics:all                   all-time counters (hash)
     mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
     mlmon:metrics:hour:<UTC hour>       counters of one hour, e.g. ...:2026-11-27T08 (TTL)
@@ -58,6 +59,10 @@ class Keys:
         """One dead letter per entry; per group too for failures only one group sees."""
         scope = f"dead-{group}" if group else "dead"
         return self.dedup(scope, f"{stream.value}:{entry_id}")
+
+    @property
+    def dead_replayed(self) -> str:
+        return f"{self.prefix}:dead:replayed"
 
     @property
     def metrics_all(self) -> str:

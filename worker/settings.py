@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     health_max_lag: int = Field(10_000, validation_alias="MLMON_HEALTH_MAX_LAG", ge=0)
     recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
     log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
+    spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
+    spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
     label_rule: str = Field(
         "default", validation_alias="ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$"
