@@ -15,7 +15,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -28,6 +28,7 @@ from producer_sdk.streams import StreamName
 from worker.codec import DecodeError, Delivery, decode_entry
 from worker.keys import Keys
 from worker.log import get_logger
+from worker.retention import trim_stream
 from worker.scripts import load_script
 from worker.settings import Settings
 
@@ -80,6 +81,8 @@ class GroupConsumer:
     :param consumer: the consumer name; a restarted worker with the same name takes
         back its own pending entries first.
     :param stop: set to finish the current batch and return.
+    :param stream_readers: every group that reads each stream; with it, the consumer
+        trims its streams by age past what all of them acknowledged (`worker.retention`).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class GroupConsumer:
         settings: Settings,
         consumer: str,
         stop: threading.Event,
+        stream_readers: Mapping[StreamName, Sequence[str]] | None = None,
     ) -> None:
         self.handler = handler
         self.client = client
@@ -102,6 +106,8 @@ class GroupConsumer:
         self._dead_letter = load_script(client, "dead_letter")
         self._next_heartbeat_s = 0.0
         self._next_claim_s = 0.0
+        self._next_trim_s = 0.0
+        self.stream_readers = stream_readers or {}
 
     @property
     def group(self) -> str:
@@ -133,7 +139,7 @@ class GroupConsumer:
             try:
                 if not recovered:
                     self._ensure_groups()
-                    self._drain_pending()
+                    self._drain_pending(one_by_one=failures > 0)
                     recovered = True
                 self._read_new_once(block_ms=self.settings.block_ms)
                 self._upkeep()
@@ -164,6 +170,10 @@ class GroupConsumer:
         if now_s >= self._next_claim_s:
             self._next_claim_s = now_s + self.settings.claim_idle_ms / 2_000
             self._claim_orphans()
+        if now_s >= self._next_trim_s and self.stream_readers:
+            self._next_trim_s = now_s + self.settings.retention_check_minutes * 60
+            for stream in self.handler.streams:
+                trim_stream(self.client, self.settings, stream, list(self.stream_readers[stream]))
         if isinstance(self.handler, Periodic):
             self.handler.periodic()
 
@@ -224,12 +234,17 @@ class GroupConsumer:
             last[stream_key] = _parse_id(info["last-generated-id"])
         return last
 
-    def _drain_pending(self) -> None:
-        """Re-process entries delivered to this consumer but never acknowledged."""
+    def _drain_pending(self, *, one_by_one: bool = False) -> None:
+        """Re-process entries delivered to this consumer but never acknowledged.
+
+        After a failed batch they go `one_by_one`, so an entry that keeps failing reaches
+        its delivery limit (and the dead-letter stream) alone, not with its batch-mates.
+        """
+        count = 1 if one_by_one else None
         for stream_key in self._stream_keys:
             after = "0"
             while not self.stop.is_set():
-                entries = self._read({stream_key: after}).get(stream_key)
+                entries = self._read({stream_key: after}, count=count).get(stream_key)
                 if not entries:
                     break
                 counts = self._delivery_counts(stream_key, entries)
@@ -260,14 +275,14 @@ class GroupConsumer:
                 self._process(stream_key, batches[stream_key], None)
 
     def _read(
-        self, positions: dict[str, str], *, block_ms: int | None = None
+        self, positions: dict[str, str], *, block_ms: int | None = None, count: int | None = None
     ) -> dict[str, StreamEntries]:
         """XREADGROUP from `positions` ('>' for new, an id for own pending after it)."""
         reply: Any = self.client.xreadgroup(
             self.group,
             self.consumer,
             positions,  # type: ignore[arg-type]
-            count=self.settings.batch_size,
+            count=count or self.settings.batch_size,
             block=block_ms,
         )
         return {_text(stream): list(entries) for stream, entries in reply or [] if entries}

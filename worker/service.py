@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from worker.groups import GROUPS
+from worker.groups import GROUP_STREAMS, GROUPS
 from worker.log import get_logger
 from worker.redis_conn import connect
 from worker.runtime import GroupConsumer
@@ -20,6 +20,10 @@ from worker.settings import Settings
 
 log = get_logger(__name__)
 JOIN_POLL_S = 0.2
+STREAM_READERS = {
+    stream: [group for group, streams in GROUP_STREAMS.items() if stream in streams]
+    for stream in {s for streams in GROUP_STREAMS.values() for s in streams}
+}
 
 
 def build_consumers(
@@ -31,7 +35,14 @@ def build_consumers(
         client = connect(settings)
         handler = GROUPS[name](client, settings)
         consumers.append(
-            GroupConsumer(handler, client, settings=settings, consumer=consumer, stop=stop)
+            GroupConsumer(
+                handler,
+                client,
+                settings=settings,
+                consumer=consumer,
+                stop=stop,
+                stream_readers=STREAM_READERS,
+            )
         )
     return consumers
 

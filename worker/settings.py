@@ -31,35 +31,61 @@ class Settings(BaseSettings):
 
     redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
     prefix: str = Field(
-        DEFAULT_PREFIX, validation_alias="MLMON_PREFIX", pattern=r"^[A-Za-z0-9_.-]{1,32}$"
+        DEFAULT_PREFIX,
+        validation_alias="MLMON_PREFIX",
+        min_length=1,
+        max_length=32,
+        # letters, digits, `_.-`, and at most one `{hash tag}`: a prefix like `{mlmon}`
+        # keeps every key on one Redis Cluster slot, as the multi-key Lua steps require
+        pattern=r"^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$",
     )
     home: Path = Field(Path(), validation_alias="MLMON_HOME")
     timezone: str = Field("Asia/Kolkata", validation_alias="MLMON_TIMEZONE")
     stream_maxlen: int = Field(
-        DEFAULT_STREAM_MAXLEN, validation_alias="MLMON_STREAM_MAXLEN", ge=1_000
+        DEFAULT_STREAM_MAXLEN, validation_alias="MLMON_STREAM_MAXLEN", ge=1_000, le=1_000_000_000
     )
     batch_size: int = Field(500, validation_alias="MLMON_BATCH_SIZE", ge=1, le=10_000)
     block_ms: int = Field(2_000, validation_alias="MLMON_BLOCK_MS", ge=1, le=60_000)
-    dedup_ttl_hours: float = Field(24.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0)
+    dedup_ttl_hours: float = Field(
+        24.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0, le=24 * 365
+    )
     max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
-    claim_idle_ms: int = Field(60_000, validation_alias="MLMON_CLAIM_IDLE_MS", ge=100)
+    claim_idle_ms: int = Field(
+        60_000, validation_alias="MLMON_CLAIM_IDLE_MS", ge=100, le=86_400_000
+    )
     heartbeat_s: int = Field(5, validation_alias="MLMON_HEARTBEAT_S", ge=1, le=3_600)
-    health_max_lag: int = Field(10_000, validation_alias="MLMON_HEALTH_MAX_LAG", ge=0)
+    health_max_lag: int = Field(
+        10_000, validation_alias="MLMON_HEALTH_MAX_LAG", ge=0, le=1_000_000_000
+    )
     recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
     log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
+    stream_retention_days: int = Field(
+        7, validation_alias="ML_STREAM_RETENTION_DAYS", ge=1, le=3_650
+    )
+    log_compress_days: int | None = Field(
+        None, validation_alias="ML_LOG_COMPRESS_DAYS", ge=1, le=36_500
+    )
+    log_retention_days: int | None = Field(
+        None, validation_alias="ML_LOG_RETENTION_DAYS", ge=1, le=36_500
+    )
+    retention_check_minutes: float = Field(
+        10.0, validation_alias="MLMON_RETENTION_CHECK_MINUTES", gt=0, le=24 * 60
+    )
     spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
     spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
     label_rule: str = Field(
         "default", validation_alias="ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$"
     )
-    strong_buy_pnl_pct: float = Field(5.0, validation_alias="ML_STRONG_BUY_PNL", gt=0)
+    strong_buy_pnl_pct: float = Field(5.0, validation_alias="ML_STRONG_BUY_PNL", gt=0, le=1_000)
     retrain_interval_hours: float = Field(
         24.0, validation_alias="ML_RETRAINING_INTERVAL_HOURS", ge=0, le=24 * 365
     )
-    retrain_min_new_samples: int = Field(200, validation_alias="ML_RETRAIN_MIN_NEW_SAMPLES", ge=0)
+    retrain_min_new_samples: int = Field(
+        200, validation_alias="ML_RETRAIN_MIN_NEW_SAMPLES", ge=0, le=1_000_000_000
+    )
     retrain_analysis_min_stocks: int = Field(
-        50, validation_alias="ML_RETRAIN_ANALYSIS_MIN_STOCKS", ge=0
+        50, validation_alias="ML_RETRAIN_ANALYSIS_MIN_STOCKS", ge=0, le=1_000_000
     )
     retrain_max_per_day: int = Field(3, validation_alias="ML_RETRAIN_MAX_PER_DAY", ge=1, le=1_000)
     retrain_job_timeout_s: int = Field(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +23,7 @@ from worker.codec import Delivery
 from worker.effects import BatchEffects, EffectsApplier
 from worker.journal import Journal
 from worker.keys import Keys
+from worker.retention import age_logs
 from worker.runtime import Rejected
 from worker.settings import Settings
 
@@ -68,6 +71,9 @@ def csv_row(event: Prediction) -> str:
     return buffer.getvalue()
 
 
+LOG_AGING_INTERVAL_S = 3_600
+
+
 class LogsHandler:
     """Appends each prediction once to the JSONL and CSV of its day."""
 
@@ -86,6 +92,8 @@ class LogsHandler:
             lock_path=self.directory / ".lock",
         )
         self.effects = EffectsApplier(client, settings, group=self.group)
+        self.client = client
+        self._next_aging_s = 0.0
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         unique: dict[str, Prediction] = {}
@@ -111,3 +119,12 @@ class LogsHandler:
             effects.file_lengths = batch.new_lengths
             self.effects.apply(self.keys.stream(stream), effects)
         return []
+
+    def periodic(self) -> None:
+        """Hourly: gzip and delete old days' logs, when ML_LOG_*_DAYS ask for it."""
+        now_s = time.monotonic()
+        if now_s < self._next_aging_s:
+            return
+        self._next_aging_s = now_s + LOG_AGING_INTERVAL_S
+        if self.settings.log_compress_days or self.settings.log_retention_days:
+            age_logs(self.settings, self.client, today=datetime.now(self.settings.zone).date())
