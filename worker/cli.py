@@ -7,8 +7,6 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -19,18 +17,18 @@ from worker.cli_common import (
     EXIT_UNAVAILABLE,
     fail,
     redis_or_exit,
+    say,
     settings_or_exit,
 )
+from worker.cli_deploy import config, up
 from worker.cli_dlq import dlq, spool
 from worker.cli_retraining import models, retrain, rq_worker
 from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
-from worker.embedded_redis import EmbeddedRedisError, start_embedded_redis
+from worker.embedded_redis import EmbeddedRedisError, redis_for_local_use
 from worker.groups import GROUPS
 from worker.health import group_states, health_problems
-from worker.redis_conn import RedisUnavailableError, connect_url
 from worker.service import build_consumers, run_consumers
-from worker.settings import Settings
 from worker.status import build_status
 
 
@@ -146,44 +144,18 @@ def schema(event_type: str | None) -> None:
 def demo(count: int, seed: int) -> None:
     """Publish synthetic traffic, process it with the real workers, show the dashboard."""
     settings = settings_or_exit()
-    with redis_for_demo(settings) as url:
-        settings = settings_or_exit(REDIS_URL=url)
-        client = redis_or_exit(settings)
-        try:
-            run_demo(
-                client, settings, count=count, seed=seed, say=lambda m: click.echo(m, err=True)
-            )
-        except DemoError as e:
-            fail(str(e), EXIT_UNAVAILABLE)
-        status_text = render(build_status(client, settings), zone=settings.zone, detailed=True)
-        click.echo(status_text, nl=False)
-
-
-@contextmanager
-def redis_for_demo(settings: Settings) -> Iterator[str]:
-    """The configured Redis; without REDIS_URL and nothing at the default, one of our own."""
-    if settings.redis_url_set:
-        yield settings.redis_url
-        return
     try:
-        connect_url(settings.redis_url, timeout_s=1.0).close()
-        yield settings.redis_url
-        return
-    except RedisUnavailableError:
-        pass
-    try:
-        server = start_embedded_redis(settings.home / "data" / "redis")
+        with redis_for_local_use(settings, say=say) as url:
+            settings = settings_or_exit(REDIS_URL=url)
+            client = redis_or_exit(settings)
+            try:
+                run_demo(client, settings, count=count, seed=seed, say=say)
+            except DemoError as e:
+                fail(str(e), EXIT_UNAVAILABLE)
+            status_text = render(build_status(client, settings), zone=settings.zone, detailed=True)
+            click.echo(status_text, nl=False)
     except EmbeddedRedisError as e:
         fail(str(e), EXIT_UNAVAILABLE)
-    click.echo(
-        f"no Redis at {settings.redis_url}; started redis-server at {server.url} "
-        "(data in data/redis/)",
-        err=True,
-    )
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @cli.command()
@@ -213,6 +185,8 @@ cli.add_command(spool)
 cli.add_command(retrain)
 cli.add_command(models)
 cli.add_command(rq_worker)
+cli.add_command(up)
+cli.add_command(config)
 
 
 def main() -> None:

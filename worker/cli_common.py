@@ -21,6 +21,11 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def say(message: str) -> None:
+    """A line for the person at the terminal (stderr, so stdout stays data)."""
+    click.echo(message, err=True)
+
+
 def settings_or_exit(**overrides: object) -> Settings:
     try:
         settings = load_settings(**overrides)

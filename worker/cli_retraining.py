@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rq import Worker
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from worker.cli_common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
-from worker.keys import Keys
-from worker.retraining.gate import Trigger, request_retrain, retraining_queue
+from worker.keys import RQ_QUEUE_KINDS, Keys
+from worker.retraining.gate import Trigger, request_retrain
 from worker.retraining.history import append_history
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry, RegistryError
 
@@ -103,15 +103,32 @@ def models_rollback(version: int | None) -> None:
 
 @click.command("rq-worker")
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-def rq_worker(burst: bool) -> None:
-    """An RQ worker for the retraining queue (JSON serializer; scikit-learn preloaded)."""
-    # scikit-learn and the job code, imported once here rather than in every forked job
-    importlib.import_module("worker.retraining.job")
+@click.option(
+    "--queue",
+    "queue_kind",
+    type=click.Choice(RQ_QUEUE_KINDS),
+    default="retraining",
+    show_default=True,
+    help="Which queue: <MLMON_PREFIX>-retraining or <MLMON_PREFIX>-alerts.",
+)
+def rq_worker(burst: bool, queue_kind: str) -> None:
+    """An RQ worker for one of mlmon's queues (JSON serializer; scikit-learn preloaded).
 
+    Its scheduler runs too (not in burst mode): failed jobs retry after an interval, and
+    RQ moves a job whose interval has passed back to its queue only in a worker that runs
+    the scheduler.
+    """
     settings = settings_or_exit()
     client = redis_or_exit(settings)
-    queue = retraining_queue(client, settings)
-    Worker([queue], connection=client, serializer=JSONSerializer).work(burst=burst)
+    # imported here, not at the top: it preloads scikit-learn for the forked jobs, which
+    # every other command (`mlmon health` runs every few seconds) must not pay for
+    worker_class = importlib.import_module("worker.rq_support").PreloadWorker
+    queue = Queue(
+        Keys(settings.prefix).rq_queues[queue_kind], connection=client, serializer=JSONSerializer
+    )
+    worker_class([queue], connection=client, serializer=JSONSerializer).work(
+        burst=burst, with_scheduler=not burst
+    )
 
 
 def _number(value: Any) -> str:

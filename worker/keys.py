@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from producer_sdk.streams import StreamName, stream_key
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+RQ_QUEUE_KINDS = ("retraining", "alerts")  # the keys of `Keys.rq_queues`
 HOUR_FORMAT = "%Y-%m-%dT%H"
 
 
@@ -98,6 +99,16 @@ class Keys:
     def retraining_queue(self) -> str:
         """The RQ queue name (`mlmon-retraining` for the default prefix)."""
         return f"{self.prefix}-retraining"
+
+    @property
+    def alerts_queue(self) -> str:
+        """The RQ queue of alert jobs (`mlmon-alerts` for the default prefix)."""
+        return f"{self.prefix}-alerts"
+
+    @property
+    def rq_queues(self) -> dict[str, str]:
+        """Every RQ queue by kind (`mlmon rq-worker --queue <kind>`)."""
+        return {"retraining": self.retraining_queue, "alerts": self.alerts_queue}
 
     @property
     def retrain_state(self) -> str:

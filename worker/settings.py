@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producer_sdk import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
@@ -117,8 +118,20 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("must start with redis://, rediss:// or unix://")
+        try:
+            parts.port  # noqa: B018  (parsing it is the check)
+        except ValueError as e:
+            raise ValueError("the port must be a number from 0 to 65535") from e
+        return value
+
+    @field_validator("home", "spool_dir")
+    @classmethod
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("must be a folder (this path is a file)")
         return value
 
     @field_validator("log_level")
@@ -180,10 +193,9 @@ def mask_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, _, host_port = parts.netloc.rpartition("@")  # host and port as written
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host_port}"))
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -198,12 +210,46 @@ def load_settings(**overrides: object) -> Settings:
         field = str(error["loc"][0]) if error["loc"] else "?"
         env_name = _env_name(field)
         given = error.get("input")
+        if env_name == "REDIS_URL" and isinstance(given, str):
+            given = mask_url(given)
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "bool_parsing":
+            message = "must be true or false (or 1/0, yes/no, on/off)"
+        allowed = _allowed_range(field)
+        if allowed is not None:
+            message += f" (allowed: {allowed})"
         raise SettingsError(f"{env_name}={given!r} is invalid: {message}") from e
 
 
 def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
+    info = _field_info(field)
     if info is not None and isinstance(info.validation_alias, str):
         return info.validation_alias
     return field
+
+
+def _field_info(name: str) -> FieldInfo | None:
+    """A field by its name or its environment variable (errors carry either)."""
+    for field, info in Settings.model_fields.items():
+        if name in (field, info.validation_alias):
+            return info
+    return None
+
+
+def _allowed_range(field: str) -> str | None:
+    """A numeric field's whole range, e.g. `0 <= value <= 1`, since pydantic's message
+    names only the bound that was crossed; None for a field without bounds."""
+    info = _field_info(field)
+    if info is None:
+        return None
+    low = high = ""
+    for bound in info.metadata:  # annotated_types Ge/Gt/Le/Lt, read by attribute
+        if (ge := getattr(bound, "ge", None)) is not None:
+            low = f"{ge} <= "
+        elif (gt := getattr(bound, "gt", None)) is not None:
+            low = f"{gt} < "
+        elif (le := getattr(bound, "le", None)) is not None:
+            high = f" <= {le}"
+        elif (lt := getattr(bound, "lt", None)) is not None:
+            high = f" < {lt}"
+    return f"{low}value{high}" if low or high else None
