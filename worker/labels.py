@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 
 from producer_sdk.events import Outcome, Prediction, TradeOutcome, Verdict
+from worker.settings import SettingsError
 
 LabelRule = Callable[[TradeOutcome, Prediction], Verdict | str]
 
@@ -30,8 +31,16 @@ def load_label_rule(spec: str, *, strong_buy_pnl_pct: float) -> LabelRule:
     """`default`, or `package.module:function`; fails at start-up, not on the first outcome."""
     if spec == "default":
         return partial(default_label, strong_buy_pnl_pct=strong_buy_pnl_pct)
+    return import_callable("ML_LABEL_RULE", spec)  # type: ignore[return-value]
+
+
+def import_callable(variable: str, spec: str) -> Callable[..., object]:
+    """`package.module:function`, or a SettingsError naming the variable."""
     module_name, _, function_name = spec.partition(":")
-    rule: LabelRule = getattr(importlib.import_module(module_name), function_name)
-    if not callable(rule):
-        raise TypeError(f"ML_LABEL_RULE={spec!r} is not callable")
-    return rule
+    try:
+        found = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as e:
+        raise SettingsError(f"{variable}={spec!r} cannot be imported: {e}") from e
+    if not callable(found):
+        raise SettingsError(f"{variable}={spec!r} is not a function")
+    return found  # type: ignore[no-any-return]

@@ -46,7 +46,7 @@ def trim_stream(
     cutoff = (int(time.time() * 1000) - settings.stream_retention_days * DAY_MS, 0)
     for name in readers:
         cutoff = min(cutoff, _first_needed(client, key, name, by_name[name]))
-    removed = int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=True))
+    removed = int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=False))
     if removed:
         log.info("trimmed stream by age", stream=key, removed=removed)
     return removed

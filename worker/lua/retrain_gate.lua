@@ -4,7 +4,7 @@
 -- interval since the last completed run and the new labelled samples since it; always
 -- the daily cap.
 -- KEYS[1] state hash, KEYS[2] runs of the last 24 h (zset), KEYS[3] decisions stream,
--- KEYS[4] feedback counters (labelled_rows), KEYS[5] trigger mark key ('' for none)
+-- KEYS[4] feedback counters (labelled_rows), KEYS[5] trigger mark key (only with a trigger event)
 -- ARGV[1] now (s), ARGV[2] interval (s), ARGV[3] min new samples, ARGV[4] max per day,
 -- ARGV[5] force (0/1), ARGV[6] stale limit (s), ARGV[7] job id, ARGV[8] trigger,
 -- ARGV[9] reason, ARGV[10] dry run (0/1), ARGV[11] mark ttl (s)
@@ -14,7 +14,7 @@ local interval, min_samples = tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_per_day, force = tonumber(ARGV[4]), ARGV[5] == '1'
 local stale, dry_run = tonumber(ARGV[6]), ARGV[10] == '1'
 
-if KEYS[5] ~= '' and not dry_run then
+if KEYS[5] and not dry_run then
   if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[11]) then
     return {0, 'duplicate trigger event', '', 0}
   end

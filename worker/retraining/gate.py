@@ -75,14 +75,11 @@ def request_retrain(
     keys = Keys(settings.prefix)
     job_id = f"retrain-{uuid.uuid4().hex[:12]}"
     gate = load_script(client, "retrain_gate")
+    gate_keys = [keys.retrain_state, keys.retrain_runs, keys.retrain_decisions, keys.feedback_all]
+    if trigger_event_id:
+        gate_keys.append(keys.dedup("retrain", trigger_event_id))
     accepted, why, next_at, new_samples = gate(
-        keys=[
-            keys.retrain_state,
-            keys.retrain_runs,
-            keys.retrain_decisions,
-            keys.feedback_all,
-            keys.dedup("retrain", trigger_event_id) if trigger_event_id else "",
-        ],
+        keys=gate_keys,
         args=[
             int(time.time()),
             int(settings.retrain_interval_hours * 3600),

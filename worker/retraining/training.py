@@ -9,7 +9,6 @@ function `(X, y, feature_names) -> fitted estimator with predict_proba`.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import math
 from collections import Counter
@@ -24,6 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, recall_score
 from sklearn.model_selection import train_test_split
 
 from producer_sdk.events import Verdict
+from worker.labels import import_callable
 
 LABEL_COLUMN = "label"
 SEED = 42
@@ -123,9 +123,7 @@ def default_trainer(features: np.ndarray, labels: np.ndarray, _names: list[str])
 def load_trainer(spec: str) -> Trainer:
     if spec == "default":
         return default_trainer
-    module_name, _, function_name = spec.partition(":")
-    trainer: Trainer = getattr(importlib.import_module(module_name), function_name)
-    return trainer
+    return import_callable("ML_TRAINER", spec)  # type: ignore[return-value]
 
 
 def split(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,70 @@
+"""Least-privilege Redis ACL users for the producers and the workers (`mlmon acl`).
+
+The producer may only XADD to the event streams: it can neither read events nor delete
+anything. The workers may use every command family they need on the project's keys and
+RQ's (`rq:*`), and nothing dangerous (no FLUSHALL, CONFIG, KEYS, DEBUG ...).
+"""
+
+from __future__ import annotations
+
+from producer_sdk.streams import STREAM_OF_TYPE
+from worker.keys import Keys
+
+WORKER_CATEGORIES = (
+    "+@read",
+    "+@write",
+    "+@stream",
+    "+@hash",
+    "+@list",
+    "+@string",
+    "+@set",
+    "+@sortedset",
+    "+@keyspace",
+    "+@scripting",
+    "+@transaction",
+    "+@connection",
+    "+@pubsub",
+)
+# commands the workers and RQ use that the categories above leave out, or that
+# -@dangerous takes away again
+WORKER_EXTRA = (
+    "+info",
+    "+client|setname",
+    "+client|id",
+    "+client|list",
+    "+time",
+)
+
+
+def producer_acl_rules(prefix: str) -> list[str]:
+    keys = Keys(prefix)
+    streams = sorted({keys.stream(name) for name in STREAM_OF_TYPE.values()})
+    return [
+        "on",
+        "resetkeys",
+        *(f"~{stream}" for stream in streams),
+        "resetchannels",
+        "-@all",
+        "+xadd",
+        "+ping",
+        "+hello",
+    ]
+
+
+def worker_acl_rules(prefix: str) -> list[str]:
+    return [
+        "on",
+        "resetkeys",
+        f"~{prefix}:*",
+        "~rq:*",
+        "resetchannels",
+        "&rq:*",
+        "-@all",
+        *WORKER_CATEGORIES,
+        "-@dangerous",
+        *WORKER_EXTRA,
+    ]
+
+
+def acl_setuser_line(user: str, password: str, rules: list[str]) -> str:
+    return " ".join(["ACL SETUSER", user, "reset", f">{password}", *rules])
