@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from producer_sdk import event_json_schemas
+from worker.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.cli_common import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
@@ -29,6 +30,7 @@ from worker.embedded_redis import EmbeddedRedisError, redis_for_local_use
 from worker.groups import GROUPS
 from worker.health import group_states, health_problems
 from worker.service import build_consumers, run_consumers
+from worker.settings import SettingsError
 from worker.status import build_status
 
 
@@ -65,7 +67,10 @@ def worker(groups: str, burst: bool, consumer: str) -> None:
     settings = settings_or_exit()
     redis_or_exit(settings).close()
     stop = threading.Event()
-    consumers = build_consumers(settings, names, consumer=consumer, stop=stop)
+    try:
+        consumers = build_consumers(settings, names, consumer=consumer, stop=stop)
+    except SettingsError as e:
+        fail(str(e), EXIT_CONFIG)
     sys.exit(run_consumers(consumers, burst=burst, stop=stop))
 
 
@@ -178,6 +183,18 @@ def health(groups: str) -> None:
     if problems:
         raise SystemExit(1)
     click.echo(f"ok: {', '.join(names)} live, lag at most {settings.health_max_lag}")
+
+
+@cli.command()
+@click.option("--producer-password", default="CHANGE-ME", show_default=True)
+@click.option("--worker-password", default="CHANGE-ME", show_default=True)
+def acl(producer_password: str, worker_password: str) -> None:
+    """Print least-privilege ACL users for MLMON_PREFIX: paste them into redis-cli."""
+    settings = settings_or_exit()
+    click.echo(
+        acl_setuser_line("mlmon-producer", producer_password, producer_acl_rules(settings.prefix))
+    )
+    click.echo(acl_setuser_line("mlmon-worker", worker_password, worker_acl_rules(settings.prefix)))
 
 
 cli.add_command(dlq)
