@@ -19,8 +19,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-run: $(STAMP) ## Run every consumer group until interrupted
-	$(BIN)/mlmon worker
+run: $(STAMP) ## Run every consumer group and RQ worker, supervised, until interrupted
+	$(BIN)/mlmon up
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,587 @@
+"""Deployment: the compose file and the Dockerfile, `mlmon up` with real children, the
+embedded Redis, and one clear line for every bad setting."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from helpers import MLMON, random_predictions, run_mlmon
+from redis.crc import key_slot
+from rq import Worker
+from rq.utils import import_attribute
+
+from producer_sdk import Publisher
+from producer_sdk.streams import StreamName
+from worker.embedded_redis import free_port, redis_for_local_use
+from worker.groups import GROUP_STREAMS, GROUPS
+from worker.keys import Keys
+from worker.process_set import local_process_set
+from worker.settings import Settings, load_settings
+from worker.supervisor import RestartPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+MLMON_SERVICES = ["worker", "rq-retraining", "rq-alerts"]
+CONSUMER_SERVICES = ["worker"]
+ENV_FIELDS = {str(info.validation_alias): field for field, info in Settings.model_fields.items()}
+# Values that differ from the Settings defaults on purpose: the container's Redis and folder.
+CONTAINER_VALUES = {"REDIS_URL": "redis://redis:6379/0", "MLMON_HOME": "/app"}
+STATUS_LINE = re.compile(r"^mlmon up: (\S+)\s+pid=(\S+)\s+(\S+)\s+restarts=(\d+)(.*)$")
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+class LineReader:
+    """Collects a child's stderr lines in a thread, so its pipe never fills up."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._stream = process.stderr
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def statuses(self) -> list[tuple[str, str, str, int, str]]:
+        """(name, pid, state, restarts, detail) of every status line so far."""
+        found = []
+        for line in list(self.lines):
+            match = STATUS_LINE.match(line)
+            if match:
+                name, pid, state, restarts, detail = match.groups()
+                found.append((name, pid, state, int(restarts), detail.strip()))
+        return found
+
+    def latest(self, name: str) -> tuple[str, str, int]:
+        """(pid, state, restarts) of the last status line of one child; state "none"
+        before the first."""
+        mine = [s for s in self.statuses() if s[0] == name]
+        if not mine:
+            return "-", "none", 0
+        _, pid, state, restarts, _ = mine[-1]
+        return pid, state, restarts
+
+    def join(self) -> None:
+        """Wait for the end of the output (the process has exited), close the pipe."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+
+
+# -- docker-compose.yml and the Dockerfile ---------------------------------------------
+
+
+def mlmon_commands() -> set[str]:
+    help_text = run_mlmon("--help", env=dict(os.environ)).stdout
+    commands = help_text.split("Commands:", 1)[1]
+    return {line.split()[0] for line in commands.splitlines() if line.strip()}
+
+
+def rq_command_parts(argv: list[str]) -> tuple[dict[str, str], list[str], set[str]]:
+    """(options with a value, queues, flags) of an `rq worker ...` command."""
+    options: dict[str, str] = {}
+    flags: set[str] = set()
+    queues: list[str] = []
+    words = iter(argv[2:])
+    for word in words:
+        if word in {"--with-scheduler", "--burst"}:
+            flags.add(word)
+        elif word.startswith("-"):
+            options[word] = next(words)
+        else:
+            queues.append(word)
+    return options, queues, flags
+
+
+def test_every_service_runs_a_real_entry_point(redis_url: str, prefix: str) -> None:
+    commands = mlmon_commands()
+    compose_prefix = SERVICES["worker"]["environment"]["MLMON_PREFIX"]
+    known_queues = set(Keys(compose_prefix).rq_queues.values())
+    served_queues: set[str] = set()
+    for name in MLMON_SERVICES:
+        argv = [str(word) for word in SERVICES[name]["command"]]
+        if argv[0] == "mlmon":
+            assert argv[1] in commands, f"{name}: mlmon has no command {argv[1]!r}"
+            parsed = run_mlmon(*argv[1:], "--help", env=dict(os.environ))
+            assert parsed.returncode == 0, f"{name}: {parsed.stderr}"
+            continue
+        assert argv[:2] == ["rq", "worker"], f"{name}: neither mlmon nor rq worker: {argv}"
+        options, queues, flags = rq_command_parts(argv)
+        assert options["--url"] == SERVICES[name]["environment"]["REDIS_URL"]
+        assert import_attribute(options["--serializer"]).__name__ == "JSONSerializer"
+        worker_class = import_attribute(options["--worker-class"])
+        assert issubclass(worker_class, Worker)
+        assert "--with-scheduler" in flags, "retry intervals need RQ's scheduler"
+        assert queues and set(queues) <= known_queues, f"{name}: unknown queues {queues}"
+        served_queues.update(queues)
+        # and RQ's CLI runs it: against the test Redis, on this test's queues, in burst mode
+        test_queues = [q.replace(compose_prefix, prefix, 1) for q in queues]
+        options["--url"] = redis_url
+        burst = subprocess.run(
+            [
+                str(Path(MLMON).with_name("rq")),
+                "worker",
+                *[part for pair in options.items() for part in pair],
+                "--burst",
+                *test_queues,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert burst.returncode == 0, burst.stderr
+    assert served_queues == known_queues, "every RQ queue has a worker"
+    redis_service = SERVICES["redis"]
+    assert re.fullmatch(r"redis:7\.\d+\.\d+(-alpine)?", redis_service["image"])
+    redis_args = redis_service["command"]
+    assert redis_args[0] == "redis-server"
+    assert " ".join(redis_args[1:]) == "--appendonly yes --appendfsync everysec"
+
+
+def test_up_runs_the_process_set_of_the_compose_file() -> None:
+    specs = local_process_set()
+    groups = [
+        spec.argv[spec.argv.index("--groups") + 1] for spec in specs if "--groups" in spec.argv
+    ]
+    assert groups == list(GROUPS), "one process per consumer group"
+    assert "--groups" not in SERVICES["worker"]["command"], "compose's worker runs every group"
+    up_queues = {spec.argv[-1] for spec in specs if "rq-worker" in spec.argv}
+    compose_queues = {
+        str(SERVICES[name]["command"][-1]).removeprefix("mlmon-")
+        for name in MLMON_SERVICES
+        if SERVICES[name]["command"][0] == "rq"
+    }
+    assert up_queues == compose_queues == set(Keys("mlmon").rq_queues)
+
+
+def test_environment_is_every_setting_with_its_default() -> None:
+    shared = SERVICES["worker"]["environment"]
+    for name in MLMON_SERVICES:
+        assert SERVICES[name]["environment"] == shared, f"{name} shares x-mlmon-env"
+    assert set(shared) == set(ENV_FIELDS), "every setting, and nothing the Settings do not know"
+    assert "MLMON_CONSUMER" not in shared, "the consumer name must stay the host name"
+    for name, value in shared.items():
+        field = ENV_FIELDS[name]
+        default = Settings.model_fields[field].default
+        if name in CONTAINER_VALUES:
+            assert value == CONTAINER_VALUES[name]
+        elif value is None:
+            assert default is None, f"{name} is left unset but defaults to {default!r}"
+        else:
+            assert isinstance(value, str), f"{name}: quote it, compose wants strings"
+            parsed = getattr(load_settings(**{name: value}), field)
+            assert parsed == default, f"{name}={value!r} is not the default {default!r}"
+
+
+def test_compose_defaults_match_the_readme_table() -> None:
+    shared = SERVICES["worker"]["environment"]
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([A-Z_]+)` \| `([^`]*)` \|", readme, flags=re.MULTILINE)
+    compared = 0
+    for name, readme_default in rows:
+        if name in shared and name not in CONTAINER_VALUES and shared[name] is not None:
+            from_readme = getattr(load_settings(**{name: readme_default}), ENV_FIELDS[name])
+            from_compose = getattr(load_settings(**{name: shared[name]}), ENV_FIELDS[name])
+            assert from_readme == from_compose, name
+            compared += 1
+    assert compared >= 20
+
+
+def test_healthchecks_volumes_restart_policies_and_scaling() -> None:
+    redis_service = SERVICES["redis"]
+    assert redis_service["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in CONSUMER_SERVICES:
+        assert SERVICES[name]["healthcheck"]["test"] == ["CMD", "mlmon", "health"]
+    for name, service in SERVICES.items():
+        assert service["restart"] in {"always", "unless-stopped", "on-failure"}, name
+    [redis_volume] = redis_service["volumes"]
+    volume_name, mount = redis_volume.split(":")
+    assert mount == "/data" and volume_name in COMPOSE["volumes"]
+    for name in MLMON_SERVICES:
+        service = SERVICES[name]
+        home = service["environment"]["MLMON_HOME"]
+        assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
+        mounts = dict(volume.split(":") for volume in service["volumes"])
+        for folder in ("models", "logs", "data"):
+            assert mounts[f"./{folder}"] == f"{home}/{folder}"
+            assert (ROOT / folder).is_dir()
+    worker = SERVICES["worker"]
+    assert worker["deploy"]["replicas"] >= 1
+    assert "hostname" not in worker and "container_name" not in worker, (
+        "replicas need distinct host names: they are the consumer names"
+    )
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_installs_the_project_from_pyproject_slim_and_non_root() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    copies = [args for kind, args in instructions if kind == "COPY"]
+    assert any(args.split()[0] == "pyproject.toml" for args in copies)
+    runs = " && ".join(args for kind, args in instructions if kind == "RUN")
+    assert re.search(r"pip install (--no-deps )?\.(\s|$)", runs), "installs the project itself"
+    assert "tomllib" in runs and "['project']['dependencies']" in runs
+    for dev_tool in ("[dev]", "pytest", "ruff", "mypy"):
+        assert dev_tool not in runs
+    users = [args for kind, args in instructions if kind == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    assert any(kind == "WORKDIR" for kind, _ in instructions)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests"} <= set(ignored)
+
+
+# -- mlmon up ----------------------------------------------------------------------------
+
+
+def heartbeat_pid(client: redis.Redis, prefix: str, group: str, consumer: str) -> int | None:
+    beat = client.get(f"{prefix}:heartbeat:{group}:{consumer}")
+    return int(json.loads(beat)["pid"]) if beat else None
+
+
+def healthy(env: dict[str, str]) -> bool:
+    return run_mlmon("health", env=env).returncode == 0
+
+
+@pytest.mark.slow
+def test_up_starts_everything_restarts_a_killed_child_and_stops_gracefully(
+    env: dict[str, str], client: redis.Redis, prefix: str, publisher: Publisher
+) -> None:
+    consumer = f"up-{prefix}"
+    env = {**env, "MLMON_CONSUMER": consumer, "MLMON_HEARTBEAT_S": "1"}
+    grace_s = 20.0
+    up = subprocess.Popen(
+        [MLMON, "up", "--grace-s", str(grace_s)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reader = LineReader(up)
+    try:
+        wait_until(lambda: healthy(env))
+        names = ["worker-logs", "worker-metrics", "worker-feedback", "worker-retrain"]
+        names += ["rq-retraining", "rq-alerts"]
+        wait_until(lambda: all(reader.latest(n)[1] == "running" for n in names), 30)
+        pids = {name: int(reader.latest(name)[0]) for name in names}
+        assert heartbeat_pid(client, prefix, "logs", consumer) == pids["worker-logs"]
+
+        os.kill(pids["worker-logs"], signal.SIGKILL)
+        wait_until(lambda: reader.latest("worker-logs")[1:] == ("running", 1))
+        new_pid = int(reader.latest("worker-logs")[0])
+        assert new_pid != pids["worker-logs"]
+        wait_until(lambda: heartbeat_pid(client, prefix, "logs", consumer) == new_pid)
+        wait_until(lambda: healthy(env))
+        assert any("exited with signal SIGKILL" in s[4] for s in reader.statuses())
+
+        predictions = random_predictions(3_000, seed=5)
+        publisher.publish_many(predictions)
+        wait_until(lambda: int(client.hget(f"{prefix}:metrics:all", "predictions") or 0) > 0)
+        stop_started_s = time.monotonic()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=grace_s + 10) == 0, reader.lines[-30:]
+        assert time.monotonic() - stop_started_s < grace_s
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        reader.join()
+
+    for name in names:
+        assert reader.latest(name)[1] == "stopped", name
+    assert not any(state == "killed" for _, _, state, _, _ in reader.statuses())
+    for pid in {int(pid) for _, pid, _, _, _ in reader.statuses() if pid != "-"}:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    keys = Keys(prefix)
+    for group, streams in GROUP_STREAMS.items():
+        assert client.exists(keys.heartbeat(group, consumer)) == 0, group
+        for stream in streams:
+            pending = client.xpending(keys.stream(stream), group)["pending"]
+            assert pending == 0, f"{group} left {pending} pending on {stream.value}"
+
+
+def test_up_never_starts_a_redis_when_redis_url_is_set(env: dict[str, str], home: Path) -> None:
+    unreachable = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    result = run_mlmon("up", env={**env, "REDIS_URL": unreachable})
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("mlmon: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert not (home / "data" / "redis").exists()
+
+
+def supervise(script: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A supervisor of `python -c <script>` children, as its own process."""
+    code = (
+        "import sys\n"
+        "from worker.supervisor import ChildSpec, RestartPolicy, Supervisor\n"
+        f"spec = ChildSpec('child', (sys.executable, '-c', {script!r}))\n"
+        "policy = RestartPolicy(initial_backoff_s=0.2, max_backoff_s=0.8)\n"
+        "say = lambda line: print('mlmon up: ' + line, file=sys.stderr, flush=True)\n"
+        "sys.exit(Supervisor([spec], env=dict(__import__('os').environ), grace_s=1.0,"
+        " say=say, policy=policy).run())\n"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_crashing_child_is_restarted_with_a_doubling_capped_backoff(
+    env: dict[str, str],
+) -> None:
+    supervisor = supervise("import sys; sys.exit(3)", env)
+    reader = LineReader(supervisor)
+    wait_until(lambda: reader.latest("child")[2] >= 5, 30)
+    supervisor.send_signal(signal.SIGTERM)
+    # 0 when the stop found the child waiting to restart, 1 when it caught it running
+    # (it then exits with 3 again)
+    assert supervisor.wait(timeout=10) in {0, 1}
+    reader.join()
+    delays = [
+        float(re.findall(r"restart in ([\d.]+) s", detail)[0])
+        for _, _, state, _, detail in reader.statuses()
+        if state == "backoff"
+    ]
+    assert delays[:5] == [0.2, 0.4, 0.8, 0.8, 0.8]
+    assert all("exited with code 3" in d for _, _, s, _, d in reader.statuses() if s == "backoff")
+    assert reader.latest("child")[1] == "stopped"
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(
+    env: dict[str, str],
+) -> None:
+    stubborn = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', file=sys.stderr, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    supervisor = supervise(stubborn, env)
+    reader = LineReader(supervisor)
+    wait_until(lambda: "ready" in reader.lines, 30)
+    pid = int(reader.latest("child")[0])
+    started_s = time.monotonic()
+    supervisor.send_signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=15) == 1
+    reader.join()
+    assert 1.0 <= time.monotonic() - started_s < 10
+    assert reader.latest("child")[1] == "killed"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_restart_policy_doubles_and_caps() -> None:
+    policy = RestartPolicy(initial_backoff_s=0.5, max_backoff_s=30.0)
+    assert [policy.backoff_s(n) for n in range(1, 10)] == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0
+    ]  # fmt: skip
+
+
+# -- the embedded Redis ------------------------------------------------------------------
+
+
+def test_without_redis_url_and_nothing_at_the_default_a_redis_is_started_and_stopped(
+    monkeypatch: pytest.MonkeyPatch, home: Path
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = load_settings(MLMON_HOME=str(home))
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    said: list[str] = []
+    with redis_for_local_use(settings, say=said.append, default_url=nothing_there) as url:
+        assert url != nothing_there
+        server = redis.Redis.from_url(url)
+        assert server.ping()
+        assert server.config_get("appendonly")["appendonly"] == "yes"
+        assert Path(server.config_get("dir")["dir"]) == (home / "data" / "redis").resolve()
+        server.close()
+    assert len(said) == 1 and "started redis-server" in said[0], said
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+
+
+def test_with_redis_url_set_no_redis_is_started(
+    monkeypatch: pytest.MonkeyPatch, home: Path
+) -> None:
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.setenv("REDIS_URL", nothing_there)
+    settings = load_settings(MLMON_HOME=str(home))
+    said: list[str] = []
+    with redis_for_local_use(settings, say=said.append, default_url=nothing_there) as url:
+        assert url == nothing_there
+    assert said == []
+    assert not (home / "data" / "redis").exists()
+
+
+def test_an_answering_default_address_is_used_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, home: Path, redis_url: str
+) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = load_settings(MLMON_HOME=str(home))
+    with redis_for_local_use(settings, say=pytest.fail, default_url=redis_url) as url:
+        assert url == redis_url
+    assert not (home / "data" / "redis").exists()
+
+
+# -- settings ----------------------------------------------------------------------------
+
+A_FILE = str(ROOT / "pyproject.toml")  # a path that exists and is no folder
+BAD_VALUES = {
+    "REDIS_URL": "http://user:s3cret@localhost:6379",
+    "MLMON_PREFIX": "{mlmon",
+    "MLMON_HOME": A_FILE,
+    "MLMON_TIMEZONE": "Mars/Olympus",
+    "MLMON_STREAM_MAXLEN": "10",
+    "MLMON_BATCH_SIZE": "0",
+    "MLMON_BLOCK_MS": "-1",
+    "MLMON_DEDUP_TTL_HOURS": "-1",
+    "ML_MAX_DELIVERIES": "0",
+    "MLMON_CLAIM_IDLE_MS": "5",
+    "MLMON_HEARTBEAT_S": "0",
+    "MLMON_HEALTH_MAX_LAG": "-1",
+    "MLMON_RECENT_PREDICTIONS": "100000",
+    "MLMON_LOG_LEVEL": "LOUD",
+    "ML_STREAM_RETENTION_DAYS": "0",
+    "ML_LOG_COMPRESS_DAYS": "-3",
+    "ML_LOG_RETENTION_DAYS": "forever",
+    "MLMON_RETENTION_CHECK_MINUTES": "0",
+    "MLMON_SPOOL_DIR": A_FILE,
+    "MLMON_SPOOL_MAX_MB": "inf",
+    "ML_FEEDBACK_JOIN_DAYS": "0",
+    "ML_LABEL_RULE": "not a rule",
+    "ML_STRONG_BUY_PNL": "-5",
+    "ML_RETRAINING_INTERVAL_HOURS": "-1",
+    "ML_RETRAIN_MIN_NEW_SAMPLES": "-1",
+    "ML_RETRAIN_ANALYSIS_MIN_STOCKS": "many",
+    "ML_RETRAIN_MAX_PER_DAY": "0",
+    "ML_RETRAIN_JOB_TIMEOUT_S": "5",
+    "ML_RETRAIN_CHECK_MINUTES": "nan",
+    "ML_AUTO_BACKUP": "maybe",
+    "ML_BACKUP_KEEP": "0",
+    "ML_PROMOTION_TOLERANCE": "2",
+    "ML_TRAINER": "sklearn",
+    "ML_TRAIN_THREADS": "0",
+    "ML_MODEL_NAME": "../model",
+}
+EXPECTED_MESSAGES = {
+    "ML_PROMOTION_TOLERANCE": "less than or equal to 1 (allowed: 0 <= value <= 1)",
+    "MLMON_DEDUP_TTL_HOURS": "greater than 0 (allowed: 0 < value <= 8760)",
+    "ML_AUTO_BACKUP": "must be true or false",
+    "MLMON_BLOCK_MS": "(allowed: 1 <= value <= 60000)",
+    "MLMON_HOME": "must be a folder",
+    "REDIS_URL": "'http://user:***@localhost:6379' is invalid",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENV_FIELDS))
+def test_every_bad_setting_stops_with_one_line_naming_it(name: str, env: dict[str, str]) -> None:
+    assert name in BAD_VALUES, f"give {name} a bad value in BAD_VALUES"
+    result = run_mlmon("config", env={**env, name: BAD_VALUES[name]})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"mlmon: {name}=") and " is invalid: " in line, line
+    assert EXPECTED_MESSAGES.get(name, "") in line
+    assert "s3cret" not in line
+
+
+def test_config_prints_every_setting_with_the_password_masked(env: dict[str, str]) -> None:
+    env = {**env, "REDIS_URL": "redis://:s3cret@127.0.0.1:6379/0", "ML_AUTO_BACKUP": "no"}
+    text = run_mlmon("config", env=env)
+    assert text.returncode == 0, text.stderr
+    lines = dict(line.split("=", 1) for line in text.stdout.splitlines())
+    assert set(lines) == set(ENV_FIELDS)
+    assert lines["REDIS_URL"] == "redis://:***@127.0.0.1:6379/0"
+    assert lines["ML_AUTO_BACKUP"] == "false"
+    assert lines["MLMON_PREFIX"] == env["MLMON_PREFIX"]
+    as_json = run_mlmon("config", "--json", env=env)
+    view = json.loads(as_json.stdout)
+    assert list(view) == list(lines)
+    assert view["MLMON_BLOCK_MS"] == 100 and view["ML_AUTO_BACKUP"] is False
+    assert view["ML_LOG_COMPRESS_DAYS"] is None
+    assert "s3cret" not in text.stdout + as_json.stdout
+
+
+def every_key(keys: Keys) -> list[str]:
+    now = datetime.now(UTC)
+    return [
+        *(keys.stream(name) for name in StreamName),
+        keys.dedup("logs", "e-1"),
+        keys.dead_mark(StreamName.PREDICTIONS, "1-0", "logs"),
+        keys.metrics_all,
+        keys.metrics_minute(now),
+        keys.metrics_hour(now),
+        keys.metrics_recent,
+        keys.feedback_prediction("e-1"),
+        keys.feedback_latest("2025-01-15", "TCS.BO"),
+        keys.feedback_all,
+        keys.feedback_day("2025-01-15"),
+        keys.retrain_state,
+        keys.retrain_runs,
+        keys.retrain_decisions,
+        keys.model_registry("verdict_model"),
+        keys.model_live("verdict_model"),
+        keys.heartbeat("logs", "host-a"),
+        keys.files_committed,
+    ]
+
+
+def test_a_hash_tag_prefix_puts_every_key_on_one_cluster_slot(env: dict[str, str]) -> None:
+    result = run_mlmon("config", "--json", env={**env, "MLMON_PREFIX": "{mlmon}"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["MLMON_PREFIX"] == "{mlmon}"
+    assert {key_slot(key.encode()) for key in every_key(Keys("{mlmon}"))} == {key_slot(b"mlmon")}
+    assert len({key_slot(key.encode()) for key in every_key(Keys("mlmon"))}) > 1
+
+
+def test_rq_support_preloads_what_the_jobs_import() -> None:
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, worker.rq_support; "
+            "print('sklearn' in sys.modules, 'worker.retraining.job' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.split() == ["True", "True"]
+    assert issubclass(importlib.import_module("worker.rq_support").PreloadWorker, Worker)
