@@ -2,7 +2,7 @@
 
 RQ's `Worker` forks a work horse for every job. The horse inherits everything its parent
 has imported (copy-on-write) and imports the rest itself, once per job. scikit-learn and
-the job module take about two seconds of CPU to import, on every job, while the consumer
+the job module take two to three seconds of CPU to import, on every job, while the consumer
 workers beside it are busy. Importing them here, when RQ loads the worker class
 (`rq worker --worker-class worker.rq_support.PreloadWorker`, or `mlmon rq-worker`), pays
 that once per worker process instead.
