@@ -24,6 +24,7 @@ from worker.cli_common import (
 from worker.cli_deploy import config, up
 from worker.cli_dlq import dlq, spool
 from worker.cli_retraining import models, retrain, rq_worker
+from worker.cli_web import dashboard, exporter
 from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
 from worker.embedded_redis import EmbeddedRedisError, redis_for_local_use
@@ -204,6 +205,8 @@ cli.add_command(models)
 cli.add_command(rq_worker)
 cli.add_command(up)
 cli.add_command(config)
+cli.add_command(exporter)
+cli.add_command(dashboard)
 
 
 def main() -> None:

@@ -1,0 +1,246 @@
+"""`mlmon dashboard`: its JSON API against `mlmon status --json` and a direct computation
+over the published events, and the page itself in a real headless Chromium."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from helpers import VERDICTS, run_mlmon
+from known_events import get, publish_known_events, serving
+
+from producer_sdk import Prediction, Publisher
+from worker.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CHARTS = [
+    "chart-predictions",
+    "chart-ml-usage",
+    "chart-agreement",
+    "chart-confidence",
+    "chart-verdicts",
+    "chart-histogram",
+    "chart-accuracy",
+    "chart-pnl",
+    "chart-retraining",
+]
+
+
+def api(url: str) -> Any:
+    code, _, body = get(url)
+    assert code == 200, body
+    return json.loads(body)
+
+
+def status_json(env: dict[str, str]) -> dict[str, Any]:
+    result = run_mlmon("status", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def comparable(status: dict[str, Any]) -> dict[str, Any]:
+    """The status without the fields that change on their own between two reads."""
+    stable = {name: value for name, value in status.items() if name != "generated_at"}
+    stable["consumer_groups"] = [
+        {name: value for name, value in group.items() if name != "live_consumers"}
+        for group in status["consumer_groups"]
+    ]
+    return stable
+
+
+def test_api_status_equals_status_json(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str]
+) -> None:
+    publish_known_events(publisher, client, settings)
+    assert run_mlmon("worker", "--burst", env=env).returncode == 0
+
+    with serving("dashboard", env) as url:
+        from_api = api(url + "/api/status")
+    from_cli = status_json(env)
+
+    assert from_api["total_predictions"] == 300
+    assert comparable(from_api) == comparable(from_cli)
+
+
+def bucket_start(ts: datetime, bucket: str) -> datetime:
+    ts = ts.astimezone(UTC)
+    if bucket == "minute":
+        return ts.replace(second=0, microsecond=0)
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def direct(predictions: list[Prediction], metric: str) -> Any:
+    """The metric of one bucket, computed from the events (None: nothing to divide)."""
+    with_ml = [p for p in predictions if p.ml_verdict is not None]
+    confidences = [p.ml_confidence for p in predictions if p.ml_confidence is not None]
+    if metric == "predictions":
+        return len(predictions)
+    if metric == "ml_usage_rate":
+        used = sum(p.verdict_source.value == "ml" for p in predictions)
+        return used / len(predictions) if predictions else None
+    if metric == "agreement_rate":
+        agreed = sum(p.ml_verdict == p.rule_verdict for p in with_ml)
+        return agreed / len(with_ml) if with_ml else None
+    if metric == "avg_ml_confidence":
+        return sum(confidences) / len(confidences) if confidences else None
+    counts: dict[str, dict[str, int]] = {
+        k: dict.fromkeys(VERDICTS, 0) for k in ("final", "ml", "rule")
+    }
+    for p in predictions:
+        counts["final"][p.final_verdict.value] += 1
+        counts["rule"][p.rule_verdict.value] += 1
+        if p.ml_verdict is not None:
+            counts["ml"][p.ml_verdict.value] += 1
+    return counts
+
+
+def test_timeseries_equal_a_direct_computation_over_the_event_timestamps(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str]
+) -> None:
+    known = publish_known_events(publisher, client, settings, spread=timedelta(hours=5))
+    assert run_mlmon("worker", "--burst", env=env).returncode == 0
+
+    with serving("dashboard", env) as url:
+        replies = {
+            (metric, window): api(f"{url}/api/timeseries?metric={metric}&window={window}")
+            for metric in (
+                "predictions",
+                "ml_usage_rate",
+                "agreement_rate",
+                "avg_ml_confidence",
+                "verdicts",
+            )
+            for window in ("1h", "24h", "7d")
+        }
+
+    lengths = {"1h": 60, "24h": 24, "7d": 168}
+    covered = {"1h": 0, "24h": 0}
+    for (metric, window), reply in replies.items():
+        bucket = reply["bucket"]
+        assert bucket == ("minute" if window == "1h" else "hour")
+        by_bucket: dict[datetime, list[Prediction]] = defaultdict(list)
+        for prediction in known.predictions:
+            by_bucket[bucket_start(prediction.ts, bucket)].append(prediction)
+        points = reply["points"]
+        assert len(points) == lengths[window]
+        starts = [datetime.fromisoformat(p["start"]) for p in points]
+        step = timedelta(seconds=reply["bucket_seconds"])
+        assert all(b - a == step for a, b in itertools.pairwise(starts)), "oldest first"
+        for start, point in zip(starts, points, strict=True):
+            assert point["start_s"] == int(start.timestamp())
+            expected = direct(by_bucket.get(start, []), metric)
+            if isinstance(expected, float):
+                assert point["value"] == pytest.approx(expected, abs=1e-12), (metric, start)
+            else:
+                assert point["value"] == expected, (metric, window, start)
+        if metric == "predictions" and window in covered:
+            covered[window] = sum(point["value"] for point in points)
+    assert covered["24h"] == len(known.predictions), "every event is in one hour bucket"
+    assert 0 < covered["1h"] < len(known.predictions), "the last hour holds some of them"
+
+
+def test_bad_parameters_get_400_with_a_json_error(env: dict[str, str]) -> None:
+    with serving("dashboard", env) as url:
+        answers = {
+            query: get(f"{url}/api/timeseries?{query}")
+            for query in (
+                "metric=bogus",
+                "metric=predictions&window=2h",
+                "window=1h",
+                "metric=predictions&x=1",
+            )
+        }
+        missing = get(url + "/api/nothing")
+        script = get(url + "/static/app.js")
+    for query, (code, headers, body) in answers.items():
+        assert code == 400, query
+        assert headers["Content-Type"] == "application/json"
+        assert json.loads(body)["error"], query
+    assert "unknown metric 'bogus'" in json.loads(answers["metric=bogus"][2])["error"]
+    assert missing[0] == 404
+    assert script[0] == 200 and script[1]["Content-Type"].startswith("text/javascript")
+    assert "default-src 'none'" in script[1]["Content-Security-Policy"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the dashboard test needs Debian's Chromium; run "
+            "`apt-get install chromium` (.ci/run installs it)"
+        )
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def test_dashboard_page_in_headless_chromium(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    known = publish_known_events(publisher, client, settings)
+    assert run_mlmon("worker", "--burst", env=env).returncode == 0
+    ml_used = sum(p.verdict_source.value == "ml" for p in known.predictions)
+    requests: list[str] = []
+    problems: list[str] = []
+
+    with serving("dashboard", env, "--refresh-s", "1") as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(url + "/")
+            page.wait_for_function(
+                "() => Number(document.body.dataset.refreshes) >= 2", timeout=10_000
+            )
+
+            total = page.text_content("#total-predictions")
+            usage = page.text_content("#ml-usage-rate")
+            charts = page.evaluate(
+                """ids => ids.map(id => {
+                    const figure = document.getElementById(id);
+                    const svg = figure && figure.querySelector('svg');
+                    const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+                    return {id, width: box.width, height: box.height,
+                            marks: Number(figure && figure.dataset.marks),
+                            shapes: svg ? svg.querySelectorAll('rect, circle, path').length : 0};
+                })""",
+                CHARTS,
+            )
+            drift = page.text_content("#drift-message")
+            versions = page.locator("#versions-table tbody tr").count()
+            screenshot = ROOT / "test-artifacts" / "dashboard.png"
+            screenshot.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+
+    assert problems == [], "no console errors"
+    hosts = {urlsplit(request).hostname for request in requests}
+    assert hosts == {"127.0.0.1"}, f"requests left localhost: {sorted(set(requests))}"
+    assert total == str(len(known.predictions))
+    assert usage == f"{ml_used / len(known.predictions) * 100:.1f}%"
+    for chart in charts:
+        assert chart["width"] > 100 and chart["height"] > 50, chart
+        assert chart["marks"] > 0 and chart["shapes"] > 0, f"{chart['id']} drew nothing"
+    assert drift, "the drift section says something, available or not"
+    assert versions == 3
+    assert screenshot.stat().st_size > 10_000
