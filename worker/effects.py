@@ -29,6 +29,7 @@ class BatchEffects:
     hashes: list[list[Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     file_lengths: dict[str, int] = field(default_factory=dict)
+    detector_delta: float = 0.0
     _hash_index: dict[str, int] = field(default_factory=dict)
 
     def hash_ref(self, key: str, ttl_s: int = 0) -> int:
@@ -47,13 +48,17 @@ class BatchEffects:
         ones: Iterable[str] = (),
         amounts: Mapping[str, int] | None = None,
         recent: str | None = None,
+        detector_value: float | None = None,
     ) -> None:
-        """Count `event_id` once: +1 to each of `ones`, + each of `amounts`, in `hashes`."""
+        """Count `event_id` once: +1 to each of `ones`, + each of `amounts`, in `hashes`;
+        feed `detector_value` to the Page-Hinkley detector once."""
         item: dict[str, Any] = {"id": event_id, "h": list(hashes), "f": list(ones)}
         if amounts:
             item["n"] = dict(amounts)
         if recent is not None:
             item["r"] = recent
+        if detector_value is not None:
+            item["p"] = detector_value
         self.events.append(item)
 
     def payload(self) -> str:
@@ -63,6 +68,7 @@ class BatchEffects:
             "hashes": self.hashes,
             "events": self.events,
             "lengths": lengths,
+            "ph_delta": self.detector_delta,
         }
         return json.dumps(batch, separators=(",", ":"))
 
@@ -79,7 +85,12 @@ class EffectsApplier:
     def apply(self, stream_key: str, effects: BatchEffects) -> int:
         """Commit the batch; returns how many of its events were new."""
         applied: int = self._script(
-            keys=[stream_key, self.keys.metrics_recent, self.keys.files_committed],
+            keys=[
+                stream_key,
+                self.keys.metrics_recent,
+                self.keys.files_committed,
+                self.keys.drift_page_hinkley,
+            ],
             args=[
                 self.group,
                 self.keys.dedup_prefix(self.group),

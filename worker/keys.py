@@ -9,6 +9,9 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:metrics:all                   all-time counters (hash)
     mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
     mlmon:metrics:hour:<UTC hour>       counters of one hour, e.g. ...:2026-11-27T08 (TTL)
+    mlmon:metrics:version:<version>     counters of one model version (for its baseline; TTL)
+    mlmon:drift:baseline                the baseline snapshot and its model version (hash)
+    mlmon:drift:page_hinkley            Page-Hinkley detector state on ML confidence (hash)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
     mlmon:feedback:prediction:<id>      a prediction kept for joining outcomes (TTL)
     mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
@@ -60,6 +63,17 @@ class Keys:
         """One dead letter per entry; per group too for failures only one group sees."""
         scope = f"dead-{group}" if group else "dead"
         return self.dedup(scope, f"{stream.value}:{entry_id}")
+
+    @property
+    def drift_baseline(self) -> str:
+        return f"{self.prefix}:drift:baseline"
+
+    @property
+    def drift_page_hinkley(self) -> str:
+        return f"{self.prefix}:drift:page_hinkley"
+
+    def metrics_version(self, model_version: str) -> str:
+        return f"{self.prefix}:metrics:version:{model_version}"
 
     @property
     def dead_replayed(self) -> str:

@@ -72,6 +72,28 @@ class Settings(BaseSettings):
     retention_check_minutes: float = Field(
         10.0, validation_alias="MLMON_RETENTION_CHECK_MINUTES", gt=0, le=24 * 60
     )
+    drift_confidence_threshold: float = Field(
+        0.1, validation_alias="ML_DRIFT_CONFIDENCE_THRESHOLD", gt=0, le=1
+    )
+    drift_agreement_threshold: float = Field(
+        0.15, validation_alias="ML_DRIFT_AGREEMENT_THRESHOLD", gt=0, le=1
+    )
+    drift_usage_threshold: float = Field(
+        0.15, validation_alias="ML_DRIFT_USAGE_THRESHOLD", gt=0, le=1
+    )
+    drift_min_samples: int = Field(
+        100, validation_alias="ML_DRIFT_MIN_SAMPLES", ge=1, le=10_000_000
+    )
+    drift_window: str = Field("24h", validation_alias="ML_DRIFT_WINDOW", pattern=r"^(1h|24h|7d)$")
+    baseline_samples: int = Field(500, validation_alias="ML_BASELINE_SAMPLES", ge=1, le=10_000_000)
+    ph_delta: float = Field(0.01, validation_alias="ML_PH_DELTA", ge=0, le=1)
+    ph_lambda: float = Field(5.0, validation_alias="ML_PH_LAMBDA", gt=0, le=1_000)
+    target_ml_usage: float = Field(0.8, validation_alias="ML_TARGET_ML_USAGE", ge=0, le=1)
+    target_agreement: float = Field(0.6, validation_alias="ML_TARGET_AGREEMENT", ge=0, le=1)
+    target_avg_confidence: float = Field(
+        0.75, validation_alias="ML_TARGET_AVG_CONFIDENCE", ge=0, le=1
+    )
+    retrain_on_drift: bool = Field(True, validation_alias="ML_RETRAIN_ON_DRIFT")
     spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
     spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)

@@ -19,14 +19,23 @@ import redis
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
+from worker.baseline import baseline_version, set_baseline
 from worker.codec import Delivery
 from worker.effects import BatchEffects, EffectsApplier
 from worker.keys import Keys
-from worker.metrics_schema import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL, counter_fields
+from worker.log import get_logger
+from worker.metrics_schema import (
+    HOUR_BUCKET_TTL,
+    MINUTE_BUCKET_TTL,
+    counter_fields,
+    decode_counters,
+)
 from worker.runtime import Rejected
 from worker.settings import Settings
 
 GROUP = "metrics"
+VERSION_COUNTERS_TTL_S = 90 * 86_400
+log = get_logger(__name__)
 
 
 class MetricsHandler:
@@ -48,26 +57,60 @@ class MetricsHandler:
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         now_s = int(time.time())
-        effects = BatchEffects([d.entry_id for d in deliveries])
+        effects = BatchEffects(
+            [d.entry_id for d in deliveries], detector_delta=self.settings.ph_delta
+        )
         all_time = effects.hash_ref(self.keys.metrics_all)
         recent_from = len(deliveries) - self.settings.recent_predictions
+        versions: set[str] = set()
         for position, delivery in enumerate(deliveries):
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
-            buckets = self._bucket_keys(int(event.ts.timestamp()), now_s)
+            hashes = [all_time]
+            hashes += [
+                effects.hash_ref(key, ttl_s)
+                for key, ttl_s in self._bucket_keys(int(event.ts.timestamp()), now_s)
+            ]
+            if event.model_version:  # per-version counters: the next model's baseline
+                versions.add(event.model_version)
+                hashes.append(
+                    effects.hash_ref(
+                        self.keys.metrics_version(event.model_version), VERSION_COUNTERS_TTL_S
+                    )
+                )
             confidence = event.ml_confidence
             effects.add_event(
                 event.event_id,
-                hashes=[all_time, *(effects.hash_ref(key, ttl_s) for key, ttl_s in buckets)],
+                hashes=hashes,
                 ones=counter_fields(event),
                 amounts=None
                 if confidence is None
                 else {"ml_confidence_sum_micro": round(confidence * 1_000_000)},
                 # older ones would be trimmed off the recent list at once
                 recent=recent_line(event) if position >= recent_from else None,
+                detector_value=confidence,
             )
         self.effects.apply(self.keys.stream(stream), effects)
+        if versions:
+            self._maybe_set_baseline(versions)
         return []
+
+    def _maybe_set_baseline(self, versions: set[str]) -> None:
+        """A model version the baseline does not belong to becomes the baseline once it
+        has made `ML_BASELINE_SAMPLES` predictions (a newly promoted model)."""
+        current = baseline_version(self.client, self.settings)
+        for version in sorted(versions - {current} if current else versions):
+            counters = decode_counters(self.client.hgetall(self.keys.metrics_version(version)))  # type: ignore[arg-type]
+            if counters.get("predictions", 0) >= self.settings.baseline_samples:
+                set_baseline(
+                    self.client,
+                    self.settings,
+                    counters,
+                    model_version=version,
+                    source=f"first {counters['predictions']} predictions of model {version}",
+                )
+                log.info("baseline set", model_version=version, predictions=counters["predictions"])
+                return
 
     def _bucket_keys(self, ts_s: int, now_s: int) -> list[tuple[str, int]]:
         """The minute and hour buckets of `ts_s` still inside a window, with their TTLs."""

@@ -3,12 +3,14 @@
 -- so a redelivered or re-published event changes nothing. Files appended for the batch
 -- are committed here too, by storing their new lengths.
 -- KEYS[1] source stream, KEYS[2] recent list (unused when no event carries r),
--- KEYS[3] committed file lengths (hash)
+-- KEYS[3] committed file lengths (hash), KEYS[4] Page-Hinkley state (hash; unused when
+-- no event carries p)
 -- ARGV[1] group, ARGV[2] mark key prefix, ARGV[3] mark ttl (s), ARGV[4] recent cap,
 -- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
---   events: [{id, h, f, n, r}]}
+--   events: [{id, h, f, n, r, p}], ph_delta}
 --   h: indices into hashes; f: fields to add 1 to; n: {field: integer to add};
---   r: a line for the recent list (sent for the newest events only)
+--   r: a line for the recent list (sent for the newest events only);
+--   p: a value for the Page-Hinkley change detector, fed in event order
 local function call_chunked(command, key, first, items, from)
   -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
   for i = from, #items, 1000 do
@@ -25,6 +27,7 @@ local batch = cjson.decode(ARGV[5])
 local cap = tonumber(ARGV[4])
 local totals = {}
 local recent = {}
+local detector_values = {}
 local applied = 0
 for _, ev in ipairs(batch.events) do
   if redis.call('SET', ARGV[2] .. ev.id, '1', 'NX', 'EX', ARGV[3]) then
@@ -38,7 +41,26 @@ for _, ev in ipairs(batch.events) do
       end
     end
     if ev.r then recent[#recent + 1] = ev.r end
+    if ev.p then detector_values[#detector_values + 1] = ev.p end
   end
+end
+if #detector_values > 0 then
+  -- Page-Hinkley, both directions: cumulative deviations from the running mean
+  local st = {n = 0, mean = 0, up_sum = 0, up_min = 0, down_sum = 0, down_max = 0}
+  local stored = redis.call('HGETALL', KEYS[4])
+  for i = 1, #stored, 2 do st[stored[i]] = tonumber(stored[i + 1]) end
+  local delta = tonumber(batch.ph_delta)
+  for _, x in ipairs(detector_values) do
+    st.n = st.n + 1
+    st.mean = st.mean + (x - st.mean) / st.n
+    st.up_sum = st.up_sum + x - st.mean - delta
+    if st.up_sum < st.up_min then st.up_min = st.up_sum end
+    st.down_sum = st.down_sum + x - st.mean + delta
+    if st.down_sum > st.down_max then st.down_max = st.down_sum end
+  end
+  redis.call('HSET', KEYS[4], 'n', st.n, 'mean', string.format('%.17g', st.mean),
+    'up_sum', string.format('%.17g', st.up_sum), 'up_min', string.format('%.17g', st.up_min),
+    'down_sum', string.format('%.17g', st.down_sum), 'down_max', string.format('%.17g', st.down_max))
 end
 for h, acc in pairs(totals) do
   local key, ttl = batch.hashes[h][1], batch.hashes[h][2]
