@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint run clean
+.PHONY: demo test lint run bench clean
 
 demo: $(STAMP) ## Run the service on synthetic traffic and show the dashboard
 	$(BIN)/mlmon demo
@@ -18,6 +18,9 @@ test: $(STAMP) ## Lint, type-check and run the test suite against a real Redis
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+bench: $(STAMP) ## Benchmarks against a private redis-server; writes benchmarks/results.json
+	$(BIN)/python benchmarks/run.py
 
 run: $(STAMP) ## Run every consumer group and RQ worker, supervised, until interrupted
 	$(BIN)/mlmon up
