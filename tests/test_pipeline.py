@@ -180,13 +180,15 @@ def test_empty_status_shows_no_made_up_numbers(env: dict[str, str]) -> None:
     assert status["ml_usage_rate"] is None
     assert status["agreement_rate"] is None
     assert status["avg_ml_confidence"] is None
-    assert status["drift"] == {"available": False, "message": "not available yet"}
+    assert status["drift"]["severity"] == "insufficient data"
+    assert not status["drift"]["drift_detected"]
     assert status["retraining"]["total_retrainings"] == 0
     assert status["retraining"]["last_retraining"] is None
     assert status["feedback"]["total_outcomes"] == 0
     assert status["feedback"]["ml_accuracy"] is None
     text = run_mlmon("status", env=env).stdout
     assert "ML Usage Rate: n/a" in text
-    assert text.count("not available yet") == 1
+    assert "not available yet" not in text
+    assert "Insufficient data: 0 predictions in the last 24h (need 100)" in text
     assert "Last Retraining: never" in text
     assert "No outcomes recorded yet." in text

@@ -23,7 +23,7 @@ from worker.cli_common import (
 )
 from worker.cli_deploy import config, up
 from worker.cli_dlq import dlq, spool
-from worker.cli_retraining import models, retrain, rq_worker
+from worker.cli_retraining import baseline, models, retrain, rq_worker
 from worker.cli_web import dashboard, exporter
 from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
@@ -202,6 +202,7 @@ cli.add_command(dlq)
 cli.add_command(spool)
 cli.add_command(retrain)
 cli.add_command(models)
+cli.add_command(baseline)
 cli.add_command(rq_worker)
 cli.add_command(up)
 cli.add_command(config)

@@ -50,7 +50,7 @@ def render(
     lines += _retraining_lines(status["retraining"], zone=zone, plain=plain)
 
     title("⚠️ ", "DRIFT DETECTION")
-    lines.append(status["drift"].get("message", ""))
+    lines += _drift_lines(status["drift"], plain=plain)
 
     title("🎯", "FEEDBACK (TRADE OUTCOMES)")
     lines += _feedback_lines(status["feedback"], detailed=detailed)
@@ -205,5 +205,39 @@ def _group_lines(groups: list[dict[str, Any]]) -> list[str]:
         stream = g["stream"] if g["exists"] else f"{g['stream']} (no group)"
         lines.append(
             f"{g['group']:<10}{stream:<34}{len(g['live_consumers']):>5}{g['pending']:>9}{lag:>9}"
+        )
+    return lines
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _drift_lines(drift: dict[str, Any], *, plain: bool) -> list[str]:
+    if not drift.get("available"):
+        return [drift.get("message", "not available yet")]
+    lines = []
+    if drift["severity"] == "insufficient data":
+        lines.append(
+            f"Insufficient data: {drift['window_predictions']} predictions in the last "
+            f"{drift['window']} (need {drift['min_samples']}) or no baseline"
+        )
+    elif drift["drift_detected"]:
+        lines.append(f"{'' if plain else '⚠️  '}Drift detected: {drift['severity'].upper()}")
+    else:
+        lines.append(f"{'' if plain else '✅ '}No significant drift detected ({drift['severity']})")
+    base = drift.get("baseline")
+    lines.append(
+        f"Baseline: {base['source']} at {base['created_at']}" if base else "Baseline: none"
+    )
+    lines.append(
+        f"{'check':<24}{'baseline':>10}{'current':>10}{'delta':>10}{'threshold':>11}  status"
+    )
+    for name, check in drift["checks"].items():
+        figures = (_figure(check.get(k)) for k in ("baseline", "current", "delta", "threshold"))
+        base_text, current_text, delta_text, threshold_text = figures
+        lines.append(
+            f"{name:<24}{base_text:>10}{current_text:>10}{delta_text:>10}{threshold_text:>11}"
+            f"  {check['status']}"
         )
     return lines

@@ -24,8 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import chi2
-
 from producer_sdk.events import Verdict
 from worker.metrics_schema import CONFIDENCE_BINS, summarize
 
@@ -74,7 +72,10 @@ def chi_square(
         (a - e / total_expected * total_actual) ** 2 / (e / total_expected * total_actual)
         for e, a in zip(expected, actual_counts, strict=True)
     )
-    return statistic, float(chi2.sf(statistic, df=len(expected) - 1))
+    # scipy.special, not scipy.stats: a tenth of the import time, for every `mlmon status`
+    from scipy.special import chdtrc  # noqa: PLC0415
+
+    return statistic, float(chdtrc(len(expected) - 1, statistic))
 
 
 def _level(value: float, warn: float, critical: float) -> str:
@@ -137,7 +138,7 @@ def run_checks(
         ("usage_drop", "ml_usage_rate", config.usage_drop),
     ):
         checks[name] = _drop_check(base[key] if base else None, now[key], threshold)
-    if usable_baseline and baseline is not None:
+    if usable_baseline and baseline is not None and sum(distributions(baseline)[0]):
         checks |= _distribution_checks(baseline, current)
     else:
         for name in ("verdict_psi", "confidence_psi", "verdict_chi_square"):

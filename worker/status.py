@@ -12,6 +12,8 @@ from typing import Any
 import redis
 
 from producer_sdk.streams import StreamName
+from worker.baseline import get_baseline
+from worker.drift_status import drift_report, read_page_hinkley
 from worker.feedback_schema import FEEDBACK_WINDOWS_DAYS, summarize_feedback
 from worker.health import group_states
 from worker.keys import Keys, hour_starts, minute_starts
@@ -19,9 +21,9 @@ from worker.metrics_schema import WINDOWS, add_counters, decode_counters, summar
 from worker.retraining.summary import retraining_summary
 from worker.settings import Settings
 
-NOT_AVAILABLE = {"available": False, "message": "not available yet"}
 TOP_LEVEL_METRICS = (
     "total_predictions",
+    "ml_used",
     "ml_usage_rate",
     "agreement_rate",
     "disagreement_rate",
@@ -59,20 +61,26 @@ def build_status(
 
     overall = summarize(counters["metrics_all"][0])
     buckets = {"minute": counters["minute"], "hour": counters["hour"]}
+    window_counts = {
+        name: add_counters(buckets[granularity][:count])
+        for name, (granularity, count) in WINDOWS.items()
+    }
     return {
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
-        "windows": {
-            name: summarize(add_counters(buckets[granularity][:count]))
-            for name, (granularity, count) in WINDOWS.items()
-        },
+        "windows": {name: summarize(window) for name, window in window_counts.items()},
         "recent_predictions": [json.loads(line) for line in recent_raw],
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
         "consumer_groups": [state.as_dict() for state in group_states(client, settings)],
         "retraining": retraining_summary(client, settings),
-        "drift": dict(NOT_AVAILABLE),
+        "drift": drift_report(
+            get_baseline(client, settings),
+            window_counts[settings.drift_window],
+            read_page_hinkley(client, settings),
+            settings,
+        ),
         "feedback": {
             "available": True,
             **summarize_feedback(counters["feedback_all"][0]),
@@ -82,6 +90,23 @@ def build_status(
             },
         },
     }
+
+
+def window_counters(
+    client: redis.Redis, settings: Settings, *, now: datetime | None = None
+) -> dict[str, int]:
+    """The metrics counters of the `ML_DRIFT_WINDOW` window, summed over its buckets."""
+    now = now or datetime.now(UTC)
+    keys = Keys(settings.prefix)
+    granularity, count = WINDOWS[settings.drift_window]
+    if granularity == "minute":
+        bucket_keys = [keys.metrics_minute(t) for t in minute_starts(now, count)]
+    else:
+        bucket_keys = [keys.metrics_hour(t) for t in hour_starts(now, count)]
+    pipe = client.pipeline(transaction=False)
+    for key in bucket_keys:
+        pipe.hgetall(key)
+    return add_counters([decode_counters(raw) for raw in pipe.execute()])
 
 
 def get_feedback_summary(client: redis.Redis, settings: Settings) -> dict[str, Any]:
