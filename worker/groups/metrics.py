@@ -143,6 +143,7 @@ def recent_line(event: Prediction) -> str:
             "final_verdict": event.final_verdict.value,
             "verdict_source": event.verdict_source.value,
             "agreement": event.agrees,
+            "model_version": event.model_version,
         },
         separators=(",", ":"),
     )
