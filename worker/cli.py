@@ -13,6 +13,7 @@ import click
 
 from producer_sdk import event_json_schemas
 from worker.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
+from worker.cli_alerts import alerts
 from worker.cli_common import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
@@ -198,6 +199,7 @@ def acl(producer_password: str, worker_password: str) -> None:
     click.echo(acl_setuser_line("mlmon-worker", worker_password, worker_acl_rules(settings.prefix)))
 
 
+cli.add_command(alerts)
 cli.add_command(dlq)
 cli.add_command(spool)
 cli.add_command(retrain)

@@ -52,6 +52,9 @@ def render(
     title("⚠️ ", "DRIFT DETECTION")
     lines += _drift_lines(status["drift"], plain=plain)
 
+    title("🔔", "RECENT ALERTS")
+    lines += _alert_lines(status.get("alerts") or {})
+
     title("🎯", "FEEDBACK (TRADE OUTCOMES)")
     lines += _feedback_lines(status["feedback"], detailed=detailed)
 
@@ -240,4 +243,16 @@ def _drift_lines(drift: dict[str, Any], *, plain: bool) -> list[str]:
             f"{name:<24}{base_text:>10}{current_text:>10}{delta_text:>10}{threshold_text:>11}"
             f"  {check['status']}"
         )
+    return lines
+
+
+def _alert_lines(alerts: dict[str, Any]) -> list[str]:
+    if not alerts.get("available"):
+        return ["not available yet"]
+    lines = [
+        f"[{a['severity'].upper()}] {a['ts']} {a['status']}: {a['name']}: {a['summary']}"
+        for a in alerts["recent"][:5]
+    ] or ["No alerts."]
+    channels = ", ".join(alerts["channels"])
+    lines.append(f"Channels: {channels}; failed deliveries: {alerts['failed_deliveries']}")
     return lines

@@ -5,6 +5,10 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
     mlmon:dedup:<group>:<event_id>      idempotency mark of one event in one group (TTL)
     mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
+    mlmon:alerts:state                  alert name -> its state: since, firing, last sent (hash)
+    mlmon:alerts:notification:<id>      a notification waiting for its deliveries (TTL)
+    mlmon:alerts:failed                 deliveries that failed after every retry (stream)
+    mlmon:alerts:lock                   held by the one consumer evaluating the rules (TTL)
     mlmon:dead:replayed                 dead letter id -> the entry its replay made (hash)
     mlmon:metrics:all                   all-time counters (hash)
     mlmon:metrics:minute:<UTC minute>   counters of one minute, e.g. ...:2026-11-27T08:34 (TTL)
@@ -74,6 +78,21 @@ class Keys:
 
     def metrics_version(self, model_version: str) -> str:
         return f"{self.prefix}:metrics:version:{model_version}"
+
+    @property
+    def alerts_state(self) -> str:
+        return f"{self.prefix}:alerts:state"
+
+    def alert_notification(self, notification_id: str) -> str:
+        return f"{self.prefix}:alerts:notification:{notification_id}"
+
+    @property
+    def alerts_failed(self) -> str:
+        return f"{self.prefix}:alerts:failed"
+
+    @property
+    def alerts_lock(self) -> str:
+        return f"{self.prefix}:alerts:lock"
 
     @property
     def dead_replayed(self) -> str:

@@ -58,6 +58,14 @@ class Handler(Protocol):
 
 
 @runtime_checkable
+class RawHandler(Protocol):
+    """A handler of a stream mlmon writes itself (no producer events to validate): it gets
+    the entries as they are and acknowledges them."""
+
+    def handle_raw(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None: ...
+
+
+@runtime_checkable
 class Periodic(Protocol):
     """A handler with upkeep to do between batches (it keeps its own schedule)."""
 
@@ -302,6 +310,10 @@ class GroupConsumer:
         self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
     ) -> None:
         stream = self._stream_keys[stream_key]
+        if isinstance(self.handler, RawHandler):
+            self.handler.handle_raw([(_text(i), f) for i, f in entries if f])
+            self.stats.processed += len(entries)
+            return
         good: list[Delivery] = []
         dead: list[tuple[str, dict[bytes, bytes], str, int]] = []
         gone: list[str] = []

@@ -7,18 +7,23 @@ startup with one line naming the variable and what it accepts (`SettingsError`).
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producer_sdk import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DURATION_PATTERN = r"^\d+(\.\d+)?[smhd]$"  # 30s, 5m, 4h, 1d
+HTTP_URL_PATTERN = r"^https?://\S+$"
+EMAIL_PATTERN = r"^[^@\s,]+@[^@\s,]+(,[^@\s,]+@[^@\s,]+)*$"  # one or more, comma-separated
+DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
 
 class SettingsError(Exception):
@@ -94,6 +99,48 @@ class Settings(BaseSettings):
         0.75, validation_alias="ML_TARGET_AVG_CONFIDENCE", ge=0, le=1
     )
     retrain_on_drift: bool = Field(True, validation_alias="ML_RETRAIN_ON_DRIFT")
+    alert_for: str = Field("5m", validation_alias="ML_ALERT_FOR", pattern=DURATION_PATTERN)
+    alert_repeat: str = Field("4h", validation_alias="ML_ALERT_REPEAT", pattern=DURATION_PATTERN)
+    alert_check_s: float = Field(30.0, validation_alias="ML_ALERT_CHECK_S", gt=0, le=3_600)
+    alert_retries: str = Field(
+        "5,30,120", validation_alias="ML_ALERT_RETRIES", pattern=r"^\d+(,\d+){0,9}$"
+    )
+    alert_lag: int = Field(10_000, validation_alias="ML_ALERT_LAG", ge=0, le=1_000_000_000)
+    alert_webhook_url: str | None = Field(
+        None, validation_alias="ML_ALERT_WEBHOOK_URL", pattern=HTTP_URL_PATTERN, max_length=2_000
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        None, validation_alias="ML_ALERT_WEBHOOK_SECRET", max_length=512
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        None,
+        validation_alias="ML_ALERT_SLACK_WEBHOOK_URL",
+        max_length=2_000,
+    )
+    alert_telegram_token: SecretStr | None = Field(
+        None, validation_alias="ML_ALERT_TELEGRAM_TOKEN", max_length=512
+    )
+    alert_telegram_chat_id: str | None = Field(
+        None, validation_alias="ML_ALERT_TELEGRAM_CHAT_ID", max_length=128
+    )
+    alert_telegram_api_base: str = Field(
+        "https://api.telegram.org",
+        validation_alias="ML_ALERT_TELEGRAM_API_BASE",
+        pattern=HTTP_URL_PATTERN,
+    )
+    alert_smtp_host: str | None = Field(None, validation_alias="ML_ALERT_SMTP_HOST", max_length=255)
+    alert_smtp_port: int = Field(587, validation_alias="ML_ALERT_SMTP_PORT", ge=1, le=65_535)
+    alert_smtp_user: str | None = Field(None, validation_alias="ML_ALERT_SMTP_USER", max_length=255)
+    alert_smtp_password: SecretStr | None = Field(
+        None, validation_alias="ML_ALERT_SMTP_PASSWORD", max_length=512
+    )
+    alert_smtp_starttls: bool = Field(True, validation_alias="ML_ALERT_SMTP_STARTTLS")
+    alert_email_from: str = Field(
+        "mlmon@localhost", validation_alias="ML_ALERT_EMAIL_FROM", pattern=EMAIL_PATTERN
+    )
+    alert_email_to: str | None = Field(
+        None, validation_alias="ML_ALERT_EMAIL_TO", pattern=EMAIL_PATTERN
+    )
     spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
     spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
@@ -127,6 +174,42 @@ class Settings(BaseSettings):
     model_name: str = Field(
         "verdict_model", validation_alias="ML_MODEL_NAME", pattern=r"^[A-Za-z0-9_-]{1,64}$"
     )
+
+    @field_validator(
+        "alert_webhook_url",
+        "alert_webhook_secret",
+        "alert_slack_webhook_url",
+        "alert_telegram_token",
+        "alert_telegram_chat_id",
+        "alert_smtp_host",
+        "alert_smtp_user",
+        "alert_smtp_password",
+        "alert_email_to",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("alert_slack_webhook_url")
+    @classmethod
+    def _slack_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(HTTP_URL_PATTERN, value.get_secret_value()):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @property
+    def alert_for_s(self) -> float:
+        return duration_s(self.alert_for)
+
+    @property
+    def alert_retry_intervals_s(self) -> list[int]:
+        """Seconds before each retry of a failed delivery (`ML_ALERT_RETRIES`)."""
+        return [int(part) for part in self.alert_retries.split(",")]
+
+    @property
+    def alert_repeat_s(self) -> float:
+        return duration_s(self.alert_repeat)
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +292,11 @@ class Settings(BaseSettings):
     def masked_redis_url(self) -> str:
         """The Redis URL with any password replaced, for logs and messages."""
         return mask_url(self.redis_url)
+
+
+def duration_s(text: str) -> float:
+    """'30s', '5m', '4h', '1d' -> seconds."""
+    return float(text[:-1]) * DURATION_UNITS_S[text[-1]]
 
 
 def mask_url(url: str) -> str:

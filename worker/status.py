@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from producer_sdk.streams import StreamName
+from worker.alerts.summary import alerts_summary
 from worker.baseline import get_baseline
 from worker.drift_status import drift_report, read_page_hinkley
 from worker.feedback_schema import FEEDBACK_WINDOWS_DAYS, summarize_feedback
@@ -81,6 +82,7 @@ def build_status(
             read_page_hinkley(client, settings),
             settings,
         ),
+        "alerts": alerts_summary(client, settings),
         "feedback": {
             "available": True,
             **summarize_feedback(counters["feedback_all"][0]),

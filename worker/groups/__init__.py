@@ -7,6 +7,7 @@ from collections.abc import Callable
 import redis
 
 from producer_sdk.streams import StreamName
+from worker.groups.alerts import AlertsHandler
 from worker.groups.feedback import FeedbackHandler
 from worker.groups.logs import LogsHandler
 from worker.groups.metrics import MetricsHandler
@@ -19,8 +20,9 @@ GROUPS: dict[str, Callable[[redis.Redis, Settings], Handler]] = {
     MetricsHandler.group: MetricsHandler,
     FeedbackHandler.group: FeedbackHandler,
     RetrainHandler.group: RetrainHandler,
+    AlertsHandler.group: AlertsHandler,
 }
 GROUP_STREAMS: dict[str, tuple[StreamName, ...]] = {
     handler.group: handler.streams
-    for handler in (LogsHandler, MetricsHandler, FeedbackHandler, RetrainHandler)
+    for handler in (LogsHandler, MetricsHandler, FeedbackHandler, RetrainHandler, AlertsHandler)
 }
