@@ -129,9 +129,12 @@ def synthetic_predictions(
     seed: int = 7,
     now: datetime | None = None,
     spread: timedelta = timedelta(days=3),
+    degraded: bool = False,
 ) -> Iterator[Prediction]:
-    """`count` predictions with timestamps spread over the `spread` before `now`, in order."""
+    """`count` predictions with timestamps spread over the `spread` before `now`, in order.
+    A `degraded` model is less sure of itself and agrees with the rules less often."""
     rng = random.Random(seed)
+    agrees_rate, confidence_shape = (0.3, (4.0, 3.5)) if degraded else (ML_AGREES_RATE, (8.0, 2.2))
     now = now or datetime.now(UTC)
     start = now - spread
     for i in range(count):
@@ -141,8 +144,8 @@ def synthetic_predictions(
         confidence: float | None = None
         source = VerdictSource.RULE
         if rng.random() < ML_RUN_RATE:
-            ml_verdict = rule if rng.random() < ML_AGREES_RATE else rng.choice(VERDICTS)
-            confidence = round(min(0.99, max(0.35, rng.betavariate(8, 2.2))), 4)
+            ml_verdict = rule if rng.random() < agrees_rate else rng.choice(VERDICTS)
+            confidence = round(min(0.99, max(0.35, rng.betavariate(*confidence_shape))), 4)
             if confidence >= ML_TRUST_CONFIDENCE:
                 source = VerdictSource.ML
         features = synthetic_features(rng) if rng.random() < 0.3 else None

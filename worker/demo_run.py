@@ -5,6 +5,8 @@
 3. The consumer groups logs, metrics and feedback drain the streams.
 4. A BACKTEST_COMPLETED event; the retrain group asks the gate; an RQ worker (in this
    process) trains, evaluates and promotes the model.
+5. The model degrades: drift goes critical, an alert fires (to a webhook too when one is
+   set), and the alert rules ask the retraining gate for a run.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import click
 import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from producer_sdk import AnyEvent, BacktestCompleted, Publisher
+from producer_sdk import AnyEvent, BacktestCompleted, Publisher, StreamName
+from worker.alerts.notify import alerts_queue
 from worker.demo import synthetic_outcomes, synthetic_predictions, synthetic_training_csv
+from worker.groups.alerts import check_alerts
+from worker.keys import Keys
 from worker.retraining.gate import retraining_queue
 from worker.service import build_consumers, run_consumers
 from worker.settings import Settings
@@ -72,6 +78,36 @@ def run_demo(client: redis.Redis, settings: Settings, *, count: int, seed: int, 
         )
     else:
         say("the retraining gate refused the backtest's request (see the dashboard)")
+    _degrade(client, settings, publisher, count=count, seed=seed, say=say)
+
+
+def _degrade(
+    client: redis.Redis,
+    settings: Settings,
+    publisher: Publisher,
+    *,
+    count: int,
+    seed: int,
+    say: Say,
+) -> None:
+    """The model degrades in the last hour: drift goes critical, an alert fires, and the
+    alert rules ask the retraining gate for a run."""
+    degraded = list(
+        synthetic_predictions(
+            count // 2, seed=seed + 100, spread=timedelta(minutes=50), degraded=True
+        )
+    )
+    _publish(publisher, degraded, f"publishing {len(degraded)} predictions of a degrading model")
+    _drain(settings, ["logs", "metrics", "feedback"])
+    demo_settings = settings.model_copy(update={"alert_for": "0s"})  # no waiting in a demo
+    # the demo's workers have stopped by now: only the model's own alerts are news
+    fired = check_alerts(client, demo_settings, only=("drift:", "target_"))
+    say(f"alert rules: {len(fired)} alert(s) on {Keys(settings.prefix).stream(StreamName.ALERTS)}")
+    queue = alerts_queue(client, settings)
+    if len(queue):
+        SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(
+            burst=True, logging_level="WARNING"
+        )
 
 
 def _publish(publisher: Publisher, events: Sequence[AnyEvent], label: str) -> None:

@@ -79,9 +79,14 @@ class AlertsHandler:
 
 
 def check_alerts(
-    client: redis.Redis, settings: Settings, *, now_s: float | None = None
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    now_s: float | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> list[Alert]:
-    """Evaluate every rule once; send what fires or resolves as one notification."""
+    """Evaluate every rule once (or those whose names start with one of `only`); send
+    what fires or resolves as one notification."""
     from worker.status import build_status  # noqa: PLC0415  (status imports the groups)
 
     keys = Keys(settings.prefix)
@@ -91,6 +96,8 @@ def check_alerts(
     last_dead = int(stored.pop(DEAD_COUNT_FIELD, b"0"))
     state = {name: AlertState(**json.loads(value)) for name, value in stored.items()}
     conditions = conditions_of(status, last_dead_letters=last_dead, max_lag=settings.alert_lag)
+    if only is not None:
+        conditions = [c for c in conditions if c.name.startswith(only)]
     result = evaluate(
         conditions,
         state,
