@@ -18,6 +18,7 @@ from producer_sdk.events import (
     AnalysisCompleted,
     AnyEvent,
     BacktestCompleted,
+    EventType,
     Outcome,
     Prediction,
     TradeOutcome,
@@ -74,6 +75,7 @@ class Publisher:
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
         )
+        self._stream_keys = {kind: stream_key_for(prefix, kind) for kind in EventType}
         self.spool = Spool(spool_dir or default_spool_dir(), name=prefix, max_bytes=max_bytes)
         self._retry_at_s = 0.0  # while Redis is down, publishes go straight to the spool
         self._backoff_s = SPOOL_RETRY_FIRST_S
@@ -158,8 +160,9 @@ class Publisher:
             )
             return [_text(entry_id)]
         pipe = self.redis.pipeline(transaction=False)
-        for stream, event_json in entries:
-            pipe.xadd(stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True)
+        trim = ("MAXLEN", "~", self.stream_maxlen) if self.stream_maxlen else ()
+        for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
+            pipe.execute_command("XADD", stream, *trim, "*", "event", event_json)
         return [_text(entry_id) for entry_id in pipe.execute()]
 
     def _redis_is_down(self, error: redis.RedisError) -> None:
@@ -291,7 +294,7 @@ class Publisher:
                 f"publish() takes an event model (Prediction, AnalysisCompleted, "
                 f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
             )
-        return stream_key_for(self.prefix, event.type), event.model_dump_json()
+        return self._stream_keys[event.type], event.model_dump_json()
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:
