@@ -252,3 +252,24 @@ def test_alerts_test_reports_each_channel(env: dict[str, str], http_server: str)
     assert result.returncode == 1
     assert "webhook: sent" in result.stdout and "email: FAILED" in result.stdout
     assert len(Recorder.received) == 1
+
+
+def test_slack_and_telegram_formats_reach_their_endpoints(
+    client: redis.Redis, env: dict[str, str], http_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_with(
+        env,
+        monkeypatch,
+        ML_ALERT_SLACK_WEBHOOK_URL=f"{http_server}/slack",
+        ML_ALERT_TELEGRAM_TOKEN="123:secret",
+        ML_ALERT_TELEGRAM_CHAT_ID="-42",
+        ML_ALERT_TELEGRAM_API_BASE=http_server,
+    )
+    notify(client, settings, [Alert("lag:logs", "warn", "500 behind", "firing")])
+    run_deliveries(client, settings)
+    bodies = [json.loads(body) for _, body in Recorder.received]
+    [slack, telegram] = sorted(bodies, key=lambda b: "chat_id" in b)
+    assert "[WARN] firing: lag:logs: 500 behind" in slack["text"]
+    assert telegram["chat_id"] == "-42" and "lag:logs" in telegram["text"]
+    status = json.loads(run_mlmon("status", "--json", env=env).stdout)
+    assert "123:secret" not in json.dumps(status)
