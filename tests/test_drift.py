@@ -78,6 +78,13 @@ def test_chi_square_equals_scipy() -> None:
     assert p_value == pytest.approx(chi2.sf(reference, 3))
 
 
+def test_an_empty_window_is_insufficient_data_not_an_error() -> None:
+    baseline = {"predictions": 500, "final:buy": 300, "final:avoid": 200}
+    report = run_checks(baseline, {}, None, DriftConfig())
+    assert report["severity"] == "insufficient data"
+    assert chi_square([300, 200, 0, 0], [0, 0, 0, 0]) == (0.0, 1.0)
+
+
 def test_no_verdict_below_the_sample_minimum() -> None:
     baseline = {
         "predictions": 1_000,

@@ -68,6 +68,8 @@ def chi_square(
     `expected_counts`; returns (statistic, p-value)."""
     expected = [c + SMALL_COUNT for c in expected_counts]
     total_expected, total_actual = sum(expected), sum(actual_counts)
+    if total_actual == 0:
+        return 0.0, 1.0  # nothing observed: no evidence of a difference
     statistic = sum(
         (a - e / total_expected * total_actual) ** 2 / (e / total_expected * total_actual)
         for e, a in zip(expected, actual_counts, strict=True)
@@ -138,7 +140,7 @@ def run_checks(
         ("usage_drop", "ml_usage_rate", config.usage_drop),
     ):
         checks[name] = _drop_check(base[key] if base else None, now[key], threshold)
-    if usable_baseline and baseline is not None and sum(distributions(baseline)[0]):
+    if enough and usable_baseline and baseline is not None and sum(distributions(baseline)[0]):
         checks |= _distribution_checks(baseline, current)
     else:
         for name in ("verdict_psi", "confidence_psi", "verdict_chi_square"):
