@@ -24,7 +24,8 @@ from worker.cli_common import (
 )
 from worker.cli_deploy import config, up
 from worker.cli_dlq import dlq, spool
-from worker.cli_retraining import baseline, models, retrain, rq_worker
+from worker.cli_drift import baseline
+from worker.cli_retraining import models, retrain, rq_worker
 from worker.cli_web import dashboard, exporter
 from worker.dashboard import render
 from worker.demo_run import DemoError, run_demo
