@@ -114,3 +114,18 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 def log_files(home: Path) -> tuple[list[Path], list[Path]]:
     directory = home / "logs" / "ml_predictions"
     return sorted(directory.glob("*.jsonl")), sorted(directory.glob("*.csv"))
+
+
+def assert_exactly_once(
+    home: Path, env: dict[str, str], predictions: list[Prediction]
+) -> dict[str, Any]:
+    """Each prediction once in the JSONL and the CSV, and counted once; returns the status."""
+    jsonl_paths, csv_paths = log_files(home)
+    want = sorted(p.event_id for p in predictions)
+    assert sorted(i for path in jsonl_paths for i in jsonl_ids(path)) == want
+    assert sorted(r["event_id"] for path in csv_paths for r in csv_rows(path)) == want
+    status: dict[str, Any] = json.loads(run_mlmon("status", "--json", env=env).stdout)
+    expected = expected_metrics(predictions)
+    assert status["total_predictions"] == expected["total_predictions"]
+    assert status["verdict_distribution"] == expected["verdict_distribution"]
+    return status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -13,10 +12,10 @@ import pytest
 import redis
 from helpers import (
     MLMON,
+    assert_exactly_once,
     csv_rows,
     expected_metrics,
     jsonl_ids,
-    log_files,
     random_predictions,
     run_mlmon,
 )
@@ -78,14 +77,8 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     result = run_mlmon("worker", "--burst", "--consumer", "c1", env=env)
 
     assert result.returncode == 0, result.stderr
-    jsonl_paths, csv_paths = log_files(home)
-    expected_ids = sorted(p.event_id for p in predictions)
-    assert sorted(i for path in jsonl_paths for i in jsonl_ids(path)) == expected_ids
-    assert sorted(r["event_id"] for path in csv_paths for r in csv_rows(path)) == expected_ids
-    status = json.loads(run_mlmon("status", "--json", env=env).stdout)
+    status = assert_exactly_once(home, env, predictions)
     expected = expected_metrics(predictions)
-    assert status["total_predictions"] == expected["total_predictions"]
-    assert status["verdict_distribution"] == expected["verdict_distribution"]
     assert status["avg_ml_confidence"] == pytest.approx(expected["avg_ml_confidence"], abs=1e-9)
     feedback_ids = [r["outcome_id"] for r in csv_rows(home / "data" / "ml_feedback.csv")]
     assert sorted(feedback_ids) == sorted(o.event_id for o in outcomes)

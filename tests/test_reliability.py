@@ -17,8 +17,8 @@ import pytest
 import redis
 from helpers import (
     MLMON,
+    assert_exactly_once,
     csv_rows,
-    expected_metrics,
     jsonl_ids,
     log_files,
     make_prediction,
@@ -28,7 +28,7 @@ from helpers import (
 from servers import RedisServer
 from test_feedback import outcome_for
 
-from producer_sdk import Prediction, Publisher, StreamName
+from producer_sdk import Publisher, StreamName
 from worker.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.retention import age_logs, trim_stream
 from worker.retraining.gate import request_retrain, retraining_queue
@@ -78,17 +78,6 @@ def drained(client: redis.Redis, stream: str, groups: list[str]) -> bool:
     except redis.ResponseError:
         return False
     return all(g in info and info[g]["pending"] == 0 and info[g]["lag"] == 0 for g in groups)
-
-
-def assert_exactly_once(home: Path, env: dict[str, str], predictions: list[Prediction]) -> None:
-    jsonl_paths, csv_paths = log_files(home)
-    want = sorted(p.event_id for p in predictions)
-    assert sorted(i for path in jsonl_paths for i in jsonl_ids(path)) == want
-    assert sorted(r["event_id"] for path in csv_paths for r in csv_rows(path)) == want
-    status = json.loads(run_mlmon("status", "--json", env=env).stdout)
-    expected = expected_metrics(predictions)
-    assert status["total_predictions"] == expected["total_predictions"]
-    assert status["verdict_distribution"] == expected["verdict_distribution"]
 
 
 def test_entries_of_a_killed_consumer_are_claimed_by_the_live_one(

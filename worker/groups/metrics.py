@@ -53,6 +53,7 @@ class MetricsHandler:
             (60, int(MINUTE_BUCKET_TTL.total_seconds()), self.keys.metrics_minute),
             (3600, int(HOUR_BUCKET_TTL.total_seconds()), self.keys.metrics_hour),
         )
+        self._baseline_version: str | None = None  # as last read; saves a read per batch
         self._key_memo: dict[tuple[int, int], str] = {}  # formatting keys per event is slow
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
@@ -98,7 +99,9 @@ class MetricsHandler:
     def _maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it
         has made `ML_BASELINE_SAMPLES` predictions (a newly promoted model)."""
-        current = baseline_version(self.client, self.settings)
+        if versions == {self._baseline_version}:
+            return  # the usual case: the live model's predictions, its baseline already set
+        current = self._baseline_version = baseline_version(self.client, self.settings)
         for version in sorted(versions - {current} if current else versions):
             counters = decode_counters(self.client.hgetall(self.keys.metrics_version(version)))  # type: ignore[arg-type]
             if counters.get("predictions", 0) >= self.settings.baseline_samples:
@@ -110,6 +113,7 @@ class MetricsHandler:
                     source=f"first {counters['predictions']} predictions of model {version}",
                 )
                 log.info("baseline set", model_version=version, predictions=counters["predictions"])
+                self._baseline_version = version
                 return
 
     def _bucket_keys(self, ts_s: int, now_s: int) -> list[tuple[str, int]]:
