@@ -9,15 +9,17 @@ STAMP := $(VENV)/.installed
 demo: $(STAMP) ## Run the service on synthetic traffic and show the dashboard
 	$(BIN)/mlmon demo
 
-test: $(STAMP) ## Lint, type-check and run the test suite against a real Redis
+test: $(STAMP) ## Lint, type-check, check the layers and run the test suite against a real Redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## Benchmarks against a private redis-server; writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, date, datetime
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,45 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
+
 SCHEMA_VERSION: Literal[1] = 1
+
 MAX_FEATURES = 256
 MAX_TICKERS = 10_000
 MAX_EXTRAS = 64
 
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9&_-]{0,19}(\.[A-Z]{1,4})?$")
-
-
-class Verdict(str, Enum):
-    """The verdict a model or a rule set gives a stock, strongest first."""
-
-    STRONG_BUY = "strong_buy"
-    BUY = "buy"
-    WATCH = "watch"
-    AVOID = "avoid"
-
-
-class VerdictSource(str, Enum):
-    """Which side produced the final verdict."""
-
-    ML = "ml"
-    RULE = "rule"
-
-
-class Outcome(str, Enum):
-    """What the trade made of a verdict."""
-
-    PROFIT = "profit"
-    LOSS = "loss"
-    NEUTRAL = "neutral"
-
-
-class EventType(str, Enum):
-    """The `type` field of every event; the spelling is part of the wire contract."""
-
-    PREDICTION = "prediction"
-    ANALYSIS_COMPLETED = "ANALYSIS_COMPLETED"
-    BACKTEST_COMPLETED = "BACKTEST_COMPLETED"
-    TRADE_OUTCOME = "trade_outcome"
 
 
 def new_event_id() -> str:

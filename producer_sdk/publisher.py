@@ -18,17 +18,13 @@ from producer_sdk.events import (
     AnalysisCompleted,
     AnyEvent,
     BacktestCompleted,
-    EventType,
-    Outcome,
     Prediction,
     TradeOutcome,
-    Verdict,
-    VerdictSource,
 )
 from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
-from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
+from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN, stream_key_for
+from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
-DEFAULT_STREAM_MAXLEN = 1_000_000
 SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
 SPOOL_RETRY_MAX_S = 30.0
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from enum import Enum
 
-from producer_sdk.events import EventType
+from producer_sdk.vocabulary import EventType
 
 DEFAULT_PREFIX = "mlmon"
+DEFAULT_STREAM_MAXLEN = 1_000_000  # entries a stream keeps at most (a safety cap)
 
 
 class StreamName(str, Enum):

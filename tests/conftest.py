@@ -2,7 +2,8 @@
 
 The server is the one `TEST_REDIS_URL` names, else a `redis-server` the session starts on
 a free port (the project's own embedded starter). Each test gets its own key prefix and
-`MLMON_HOME`, and its keys are deleted afterwards.
+`MLMON_HOME`, and its keys are deleted afterwards: those under the prefix, and RQ's keys
+of the prefix's queues (queues, jobs, workers), which RQ keeps outside the prefix.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from helpers import delete_rq_keys
 
 from producer_sdk import Publisher
-from worker.embedded_redis import start_embedded_redis
+from worker.local.embedded_redis import start_embedded_redis
 from worker.settings import Settings, load_settings
 
 
@@ -41,6 +43,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     keys = list(client.scan_iter(match=f"{name}:*", count=1000))
     for start in range(0, len(keys), 1000):
         client.delete(*keys[start : start + 1000])
+    delete_rq_keys(client, name)
     client.close()
 
 

@@ -1,5 +1,6 @@
-"""Test helpers: the `mlmon` entry point, event factories, and a direct computation of
-the metrics written independently of the worker's code."""
+"""Test helpers: the `mlmon` entry point, waiting for a condition, reading a child's
+output, event factories, a direct computation of the metrics written independently of the
+worker's code, and the clean-up of RQ's keys of a test's queues."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import json
 import random
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import redis
 
 from producer_sdk import Prediction, Verdict, VerdictSource
+from worker.keys import Keys
 
 MLMON = str(Path(sys.executable).with_name("mlmon"))
 VERDICTS = [v.value for v in Verdict]
@@ -26,6 +33,99 @@ def run_mlmon(
     return subprocess.run(
         [MLMON, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False
     )
+
+
+def status_json(env: dict[str, str]) -> dict[str, Any]:
+    """`mlmon status --json`, parsed; the command must succeed."""
+    result = run_mlmon("status", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def wait_until(
+    condition: Callable[[], object],
+    timeout_s: float = 60.0,
+    *,
+    poll_s: float = 0.05,
+    what: str = "condition",
+) -> None:
+    """Poll `condition` until it is true; fail when `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"{what} not reached within {timeout_s:g} s")
+
+
+class LineReader:
+    """Collects the lines of a child's pipe in a thread, so that the pipe never fills up
+    and a test can wait for a line (`wait_for`) while the child runs."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None, "the child's output must be a pipe"
+        self.lines: list[str] = []
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def matching(self, predicate: Callable[[str], bool]) -> list[str]:
+        return [line for line in list(self.lines) if predicate(line)]
+
+    def wait_for(
+        self, predicate: Callable[[str], bool], count: int = 1, timeout_s: float = 60.0
+    ) -> list[str]:
+        """Wait until `count` lines satisfy `predicate`; returns them."""
+        wait_until(
+            lambda: len(self.matching(predicate)) >= count,
+            timeout_s,
+            what=f"{count} matching line(s) in the output",
+        )
+        return self.matching(predicate)
+
+    def join(self) -> None:
+        """Wait for the end of the output (the process has exited), close the pipe."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+
+    @property
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.lines)
+
+
+def delete_rq_keys(client: redis.Redis, prefix: str) -> None:
+    """Delete what RQ keeps in Redis for the queues of `prefix`: the queues and their
+    registries, their jobs (with results and executions) and the workers that served them.
+
+    RQ lays out its own keys (`rq:queue:<prefix>-retraining`, `rq:job:<id>`,
+    `rq:worker:<name>`...), outside the prefix, so deleting `<prefix>:*` misses them.
+    A key is RQ's of this prefix when one of its `:` parts is one of these queue names,
+    the id of a job enqueued on them, or the name of a worker serving them.
+    """
+    queues = set(Keys(prefix).rq_queues.values())
+    rq_keys = [key.decode() for key in client.scan_iter(match="rq:*", count=1000)]
+    ours = set(queues)
+    for key in rq_keys:
+        # a job's own hash names its queue (`origin`), a worker's the queues it serves
+        kind, _, name = key.removeprefix("rq:").partition(":")
+        if kind not in {"job", "worker"} or ":" in name or client.type(key) != b"hash":
+            continue
+        field = "origin" if kind == "job" else "queues"
+        if queues & set((client.hget(key, field) or b"").decode().split(",")):
+            ours.add(name)
+    doomed = [key for key in rq_keys if ours & set(key.split(":")[1:])]
+    for start in range(0, len(doomed), 1000):
+        client.delete(*doomed[start : start + 1000])
+    # the registries of every queue and every worker
+    client.srem("rq:queues", *(f"rq:queue:{queue}" for queue in queues))
+    workers = [key for key in doomed if key.startswith("rq:worker:")]
+    if workers:
+        client.srem("rq:workers", *workers)
 
 
 def make_prediction(**overrides: Any) -> Prediction:

@@ -12,7 +12,6 @@ import http.client
 import json
 import random
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import redis
-from helpers import MLMON, random_predictions
-from servers import free_port
+from helpers import MLMON, random_predictions, wait_until
 
 from producer_sdk import Prediction, Publisher, StreamName
 from worker.keys import Keys
+from worker.local.redis_server import free_port
 from worker.retraining.registry import ModelRegistry
 from worker.settings import Settings
 
@@ -134,18 +133,17 @@ def serving(command: str, env: dict[str, str], *extra: str) -> Iterator[str]:
 
 
 def wait_for_http(url: str, process: subprocess.Popen[str], timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if process.poll() is not None:
             _, stderr = process.communicate()
             raise AssertionError(f"server exited {process.returncode}: {stderr}")
         try:
             get(url, timeout_s=2)
         except OSError:
-            time.sleep(0.1)
-        else:
-            return
-    raise AssertionError(f"nothing answered at {url} within {timeout_s} s")
+            return False
+        return True
+
+    wait_until(answers, timeout_s, poll_s=0.1, what=f"an answer at {url}")
 
 
 def get(url: str, *, timeout_s: float = 10) -> tuple[int, dict[str, str], bytes]:

@@ -17,11 +17,11 @@ from aiosmtpd.controller import Controller
 from helpers import run_mlmon
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
-from servers import free_port
 
 from worker.alerts.notify import alerts_queue, notify
 from worker.alerts.rules import Alert, AlertState, Condition, evaluate
 from worker.groups.alerts import check_alerts
+from worker.local.redis_server import free_port
 from worker.retraining.registry import ModelRegistry
 from worker.settings import Settings, load_settings
 

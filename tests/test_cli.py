@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from helpers import MLMON, random_predictions, run_mlmon
+from helpers import MLMON, LineReader, random_predictions, run_mlmon
 
 from producer_sdk import Publisher
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from worker.local.redis_server import free_port
 
 
 def test_unreachable_redis_url_is_one_line_and_non_zero(env: dict[str, str]) -> None:
-    env = {**env, "REDIS_URL": f"redis://:s3cret@127.0.0.1:{closed_port()}/0"}
+    env = {**env, "REDIS_URL": f"redis://:s3cret@127.0.0.1:{free_port()}/0"}
     for command in (["status"], ["status", "--json"], ["worker", "--burst"]):
         result = run_mlmon(*command, env=env)
         assert result.returncode == 1, command
@@ -97,8 +89,13 @@ def test_watch_refreshes_until_interrupted(env: dict[str, str]) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
-    watch.send_signal(signal.SIGINT)
-    stdout, stderr = watch.communicate(timeout=10)
-    assert watch.returncode == 0, stderr
-    assert stdout.count("ML MONITORING DASHBOARD") >= 2
+    screen, errors = LineReader(watch.stdout), LineReader(watch.stderr)
+    try:  # two screens drawn: it refreshes
+        screen.wait_for(lambda line: "ML MONITORING DASHBOARD" in line, count=2, timeout_s=30)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=10)
+        screen.join()
+        errors.join()
+    assert watch.returncode == 0, errors.text
+    assert errors.lines == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,21 +17,13 @@ from helpers import (
     jsonl_ids,
     random_predictions,
     run_mlmon,
+    wait_until,
 )
 
 from producer_sdk import Publisher, TradeOutcome
 from worker.groups.logs import CSV_HEADER, csv_row
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(condition: object, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def counted(client: redis.Redis, prefix: str) -> int:
@@ -68,7 +59,12 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda n=kill_after: counted(client, prefix) >= n and logged_bytes(home) > 0)
+        # polled often: the kill must land mid-way, before the worker has drained the stream
+        wait_until(
+            lambda n=kill_after: counted(client, prefix) >= n and logged_bytes(home) > 0,
+            30,
+            poll_s=0.01,
+        )
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     progress_at_last_kill = counted(client, prefix)
@@ -135,7 +131,7 @@ def test_sigterm_finishes_the_batch_and_exits_zero(
         text=True,
     )
     publisher.publish_many(random_predictions(5_000, seed=9))
-    wait_until(lambda: counted(client, prefix) > 0)
+    wait_until(lambda: counted(client, prefix) > 0, 30, poll_s=0.01)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=20)
 

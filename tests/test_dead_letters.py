@@ -10,7 +10,7 @@ import redis
 from helpers import jsonl_ids, log_files, make_prediction, run_mlmon
 
 from producer_sdk import Publisher
-from worker.codec import MAX_ENTRY_BYTES
+from worker.consumer.codec import MAX_ENTRY_BYTES
 
 
 def dead_letters(client: redis.Redis, prefix: str) -> list[dict[str, str]]:

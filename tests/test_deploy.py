@@ -3,16 +3,17 @@ embedded Redis, and one clear line for every bad setting."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
+import itertools
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +21,20 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from helpers import MLMON, random_predictions, run_mlmon
+from helpers import MLMON, LineReader, random_predictions, run_mlmon, wait_until
 from redis.crc import key_slot
 from rq import Worker
 from rq.utils import import_attribute
 
 from producer_sdk import Publisher
 from producer_sdk.streams import StreamName
-from worker.embedded_redis import free_port, redis_for_local_use
 from worker.groups import GROUP_STREAMS, GROUPS
 from worker.keys import Keys
-from worker.process_set import local_process_set
+from worker.local.embedded_redis import redis_for_local_use
+from worker.local.process_set import local_process_set
+from worker.local.redis_server import free_port
+from worker.local.supervisor import RestartPolicy
 from worker.settings import Settings, SettingsError, load_settings
-from worker.supervisor import RestartPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -45,28 +47,9 @@ CONTAINER_VALUES = {"REDIS_URL": "redis://redis:6379/0", "MLMON_HOME": "/app"}
 STATUS_LINE = re.compile(r"^mlmon up: (\S+)\s+pid=(\S+)\s+(\S+)\s+restarts=(\d+)(.*)$")
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
-
-
-class LineReader:
-    """Collects a child's stderr lines in a thread, so its pipe never fills up."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stderr is not None
-        self.lines: list[str] = []
-        self._stream = process.stderr
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self._stream:
-            self.lines.append(line.rstrip("\n"))
+class StatusReader(LineReader):
+    """A supervisor's stderr, with its `mlmon up: <child> pid=... <state> restarts=...`
+    status lines parsed."""
 
     def statuses(self) -> list[tuple[str, str, str, int, str]]:
         """(name, pid, state, restarts, detail) of every status line so far."""
@@ -86,11 +69,6 @@ class LineReader:
             return "-", "none", 0
         _, pid, state, restarts, _ = mine[-1]
         return pid, state, restarts
-
-    def join(self) -> None:
-        """Wait for the end of the output (the process has exited), close the pipe."""
-        self._thread.join(timeout=10)
-        self._stream.close()
 
 
 # -- docker-compose.yml and the Dockerfile ---------------------------------------------
@@ -291,7 +269,7 @@ def test_up_starts_everything_restarts_a_killed_child_and_stops_gracefully(
         stderr=subprocess.PIPE,
         text=True,
     )
-    reader = LineReader(up)
+    reader = StatusReader(up.stderr)
     try:
         wait_until(lambda: healthy(env))
         names = ["worker-logs", "worker-metrics", "worker-feedback", "worker-retrain"]
@@ -348,7 +326,7 @@ def supervise(script: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """A supervisor of `python -c <script>` children, as its own process."""
     code = (
         "import sys\n"
-        "from worker.supervisor import ChildSpec, RestartPolicy, Supervisor\n"
+        "from worker.local.supervisor import ChildSpec, RestartPolicy, Supervisor\n"
         f"spec = ChildSpec('child', (sys.executable, '-c', {script!r}))\n"
         "policy = RestartPolicy(initial_backoff_s=0.2, max_backoff_s=0.8)\n"
         "say = lambda line: print('mlmon up: ' + line, file=sys.stderr, flush=True)\n"
@@ -368,7 +346,7 @@ def test_a_crashing_child_is_restarted_with_a_doubling_capped_backoff(
     env: dict[str, str],
 ) -> None:
     supervisor = supervise("import sys; sys.exit(3)", env)
-    reader = LineReader(supervisor)
+    reader = StatusReader(supervisor.stderr)
     wait_until(lambda: reader.latest("child")[2] >= 5, 30)
     supervisor.send_signal(signal.SIGTERM)
     # 0 when the stop found the child waiting to restart, 1 when it caught it running
@@ -395,7 +373,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(
         "time.sleep(120)\n"
     )
     supervisor = supervise(stubborn, env)
-    reader = LineReader(supervisor)
+    reader = StatusReader(supervisor.stderr)
     wait_until(lambda: "ready" in reader.lines, 30)
     pid = int(reader.latest("child")[0])
     started_s = time.monotonic()
@@ -577,36 +555,55 @@ def test_config_prints_every_setting_with_the_password_masked(env: dict[str, str
     assert "s3cret" not in text.stdout + as_json.stdout
 
 
+# RQ lays out its own keys (`rq:job:<id>`, `rq:queue:<name>`...) outside the prefix, by
+# design: `rq worker` and `rq info` must find them. These builders make RQ's keys or name
+# RQ's queues, so no hash tag in the prefix can place them; every other builder must.
+NOT_UNDER_THE_PREFIX = {"rq_job", "rq_queues", "retraining_queue", "alerts_queue"}
+# sample arguments, by parameter type: every value where there are few (each stream, with
+# and without the optional group)
+SAMPLE_ARGUMENTS: dict[object, list[object]] = {
+    str: ["sample"],
+    str | None: ["logs", None],
+    StreamName: list(StreamName),
+    datetime: [datetime(2026, 3, 9, 18, 29, 59, tzinfo=UTC)],
+}
+
+
 def every_key(keys: Keys) -> list[str]:
-    now = datetime.now(UTC)
-    return [
-        *(keys.stream(name) for name in StreamName),
-        keys.dedup("logs", "e-1"),
-        keys.dead_mark(StreamName.PREDICTIONS, "1-0", "logs"),
-        keys.metrics_all,
-        keys.metrics_minute(now),
-        keys.metrics_hour(now),
-        keys.metrics_recent,
-        keys.feedback_prediction("e-1"),
-        keys.feedback_latest("2025-01-15", "TCS.BO"),
-        keys.feedback_all,
-        keys.feedback_day("2025-01-15"),
-        keys.retrain_state,
-        keys.retrain_runs,
-        keys.retrain_decisions,
-        keys.model_registry("verdict_model"),
-        keys.model_live("verdict_model"),
-        keys.heartbeat("logs", "host-a"),
-        keys.files_committed,
-    ]
+    """Every key `Keys` builds, found by introspection so that no builder can be missed:
+    each property read, each method called with every combination of sample arguments."""
+    fields = {field.name for field in dataclasses.fields(Keys)}
+    built: list[str] = []
+    for name, member in inspect.getmembers(Keys):
+        if name.startswith("_") or name in fields or name in NOT_UNDER_THE_PREFIX:
+            continue
+        if isinstance(member, property):
+            built.append(getattr(keys, name))
+            continue
+        assert callable(member), f"Keys.{name} is neither a property nor a method"
+        parameters = inspect.signature(getattr(keys, name), eval_str=True).parameters.values()
+        samples = []
+        for parameter in parameters:
+            assert parameter.annotation in SAMPLE_ARGUMENTS, (
+                f"Keys.{name}({parameter.name}: {parameter.annotation}): add samples of this type"
+            )
+            samples.append(SAMPLE_ARGUMENTS[parameter.annotation])
+        built += [getattr(keys, name)(*args) for args in itertools.product(*samples)]
+    assert all(isinstance(key, str) for key in built), built
+    return built
 
 
 def test_a_hash_tag_prefix_puts_every_key_on_one_cluster_slot(env: dict[str, str]) -> None:
     result = run_mlmon("config", "--json", env={**env, "MLMON_PREFIX": "{mlmon}"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["MLMON_PREFIX"] == "{mlmon}"
-    assert {key_slot(key.encode()) for key in every_key(Keys("{mlmon}"))} == {key_slot(b"mlmon")}
+    tagged = every_key(Keys("{mlmon}"))
+    assert {key_slot(key.encode()) for key in tagged} == {key_slot(b"mlmon")}
     assert len({key_slot(key.encode()) for key in every_key(Keys("mlmon"))}) > 1
+    # what is left out is RQ's, outside the prefix
+    assert set(dir(Keys)) >= NOT_UNDER_THE_PREFIX
+    assert Keys("{mlmon}").rq_job("j1") == "rq:job:j1"
+    assert all(not q.startswith("{mlmon}:") for q in Keys("{mlmon}").rq_queues.values())
 
 
 def test_rq_support_preloads_what_the_jobs_import() -> None:
@@ -614,7 +611,7 @@ def test_rq_support_preloads_what_the_jobs_import() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, worker.rq_support; "
+            "import sys, worker.retraining.rq_support; "
             "print('sklearn' in sys.modules, 'worker.retraining.job' in sys.modules)",
         ],
         capture_output=True,
@@ -622,4 +619,4 @@ def test_rq_support_preloads_what_the_jobs_import() -> None:
         check=True,
     )
     assert probe.stdout.split() == ["True", "True"]
-    assert issubclass(importlib.import_module("worker.rq_support").PreloadWorker, Worker)
+    assert issubclass(importlib.import_module("worker.retraining.rq_support").PreloadWorker, Worker)

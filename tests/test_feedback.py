@@ -14,10 +14,10 @@ import redis
 from helpers import csv_rows, make_prediction, random_predictions, run_mlmon
 
 from producer_sdk import Prediction, Publisher, StreamName, TradeOutcome
-from worker.codec import Delivery
+from worker.consumer.codec import Delivery
 from worker.groups.feedback import FeedbackHandler
 from worker.settings import Settings
-from worker.status import get_feedback_summary
+from worker.status.snapshot import get_feedback_summary
 
 IST = ZoneInfo("Asia/Kolkata")
 BULLISH = {"strong_buy", "buy"}

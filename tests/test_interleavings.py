@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from producer_sdk import Prediction, Publisher
-from worker.service import build_consumers, run_consumers
+from worker.consumer.service import run_consumers
+from worker.groups import build_consumers
 from worker.settings import load_settings
-from worker.status import build_status
+from worker.status.snapshot import build_status
 
 GROUPS = ["logs", "metrics"]
 steps = st.lists(

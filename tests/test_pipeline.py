@@ -17,22 +17,17 @@ from helpers import (
     make_prediction,
     random_predictions,
     run_mlmon,
+    status_json,
 )
 
 from producer_sdk import Prediction, Publisher, StreamName
-from worker.codec import Delivery
+from worker.consumer.codec import Delivery
 from worker.groups.logs import CSV_COLUMNS, LogsHandler
 from worker.groups.metrics import MetricsHandler
+from worker.keys import Keys
 from worker.settings import Settings
 
 IST_DAY_SPLIT = datetime(2026, 3, 9, 18, 29, 59, tzinfo=UTC)  # 23:59:59 in Asia/Kolkata
-
-
-def status_json(env: dict[str, str]) -> dict[str, Any]:
-    result = run_mlmon("status", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    parsed: dict[str, Any] = json.loads(result.stdout)
-    return parsed
 
 
 def assert_metrics_match(status: dict[str, Any], predictions: list[Prediction]) -> None:
@@ -162,13 +157,17 @@ def test_windows_hold_only_their_time_range(publisher: Publisher, env: dict[str,
 def test_metric_buckets_expire_and_recent_list_is_capped(
     publisher: Publisher, client: redis.Redis, env: dict[str, str], prefix: str
 ) -> None:
-    publisher.publish_many(random_predictions(300, seed=8))
+    predictions = random_predictions(300, seed=8)
+    publisher.publish_many(predictions)
     assert run_mlmon("worker", "--burst", "--groups", "metrics", env=env).returncode == 0
 
     buckets = list(client.scan_iter(match=f"{prefix}:metrics:minute:*")) + list(
         client.scan_iter(match=f"{prefix}:metrics:hour:*")
     )
-    assert buckets
+    keys = Keys(prefix)  # one bucket per minute and per hour the events fall in
+    expected = {keys.metrics_minute(p.ts) for p in predictions}
+    expected |= {keys.metrics_hour(p.ts) for p in predictions}
+    assert {key.decode() for key in buckets} == expected
     assert all(0 < client.ttl(key) <= 8 * 24 * 3600 for key in buckets)
     assert client.ttl(f"{prefix}:metrics:all") == -1
     assert client.llen(f"{prefix}:metrics:recent") == 50

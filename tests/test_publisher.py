@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import date
 
 import pytest
@@ -12,6 +11,7 @@ from helpers import make_prediction
 from pydantic import ValidationError
 
 from producer_sdk import Prediction, Publisher, PublishError, TradeOutcome, parse_event
+from worker.local.redis_server import free_port
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[dict[bytes, bytes]]:
@@ -108,11 +108,9 @@ def test_helpers_build_the_events_the_pipeline_already_sends(
 
 
 def test_redis_failure_raises_publish_error_with_cause(prefix: str) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
     dead = Publisher.from_url(
-        f"redis://127.0.0.1:{port}/0", publish_timeout_s=0.2, prefix=prefix, on_failure="raise"
+        nothing_there, publish_timeout_s=0.2, prefix=prefix, on_failure="raise"
     )
     with pytest.raises(PublishError, match="could not publish prediction") as caught:
         dead.publish(make_prediction())

@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from helpers import (
     MLMON,
+    LineReader,
     assert_exactly_once,
     csv_rows,
     jsonl_ids,
@@ -24,27 +26,20 @@ from helpers import (
     make_prediction,
     random_predictions,
     run_mlmon,
+    wait_until,
 )
-from servers import RedisServer
 from test_feedback import outcome_for
 
 from producer_sdk import Publisher, StreamName
-from worker.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
-from worker.retention import age_logs, trim_stream
-from worker.retraining.gate import request_retrain, retraining_queue
+from worker.consumer.retention import age_logs, trim_stream
+from worker.keys import Keys
+from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
+from worker.local.redis_server import AOF_ALWAYS, RedisServer, free_port
+from worker.retraining.request import request_retrain, retraining_queue
 from worker.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
 TESTS_DIR = Path(__file__).parent
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def start_worker(env: dict[str, str], *args: str, **popen: object) -> subprocess.Popen[str]:
@@ -58,11 +53,31 @@ def start_worker(env: dict[str, str], *args: str, **popen: object) -> subprocess
     )
 
 
-def stop(worker: subprocess.Popen[str]) -> str:
+def stop(worker: subprocess.Popen[str], log: LineReader | None = None) -> str:
+    """SIGTERM; the worker must exit 0. Returns its stderr (read by `log` if it has one)."""
     worker.send_signal(signal.SIGTERM)
-    _, stderr = worker.communicate(timeout=30)
+    if log is None:
+        _, stderr = worker.communicate(timeout=30)
+    else:
+        worker.wait(timeout=30)
+        log.join()
+        stderr = log.text
     assert worker.returncode == 0, stderr
     return stderr
+
+
+def logged(event: str, **fields: Callable[[Any], bool]) -> Callable[[str], bool]:
+    """A predicate on the worker's JSON log lines: `event`, with fields that satisfy `fields`."""
+
+    def matches(line: str) -> bool:
+        if not line.startswith("{"):
+            return False
+        record = json.loads(line)
+        return record.get("event") == event and all(
+            name in record and check(record[name]) for name, check in fields.items()
+        )
+
+    return matches
 
 
 def pending(client: redis.Redis, stream: str, group: str) -> int:
@@ -143,7 +158,19 @@ def test_poison_entry_goes_dead_after_max_deliveries_and_replays_once_after_the_
     listing = run_mlmon("dlq", "list", env=env).stdout
     assert letter_id.decode() in listing and "replayed as" in listing
     shown = json.loads(run_mlmon("dlq", "show", letter_id.decode(), env=env).stdout)
-    assert shown["reason"].startswith("poison") and shown["replayed_as"]
+    assert shown["reason"].startswith("poison")
+    # replayed as one new entry of the outcomes stream, the poison outcome itself
+    [(replayed_id, replayed)] = client.xrange(
+        outcomes_stream, min=shown["replayed_as"], max=shown["replayed_as"]
+    )
+    assert replayed_id.decode() == shown["replayed_as"] != letter_id.decode()
+    assert replayed[b"event"] == letter[b"entry.event"]
+    poison_entries = [
+        entry_id
+        for entry_id, fields in client.xrange(outcomes_stream)
+        if json.loads(fields[b"event"])["ticker"] == "POISON.NS"
+    ]
+    assert len(poison_entries) == 2  # the original and one replay, not one per replay
 
 
 def test_dlq_purge_removes_old_letters_only(
@@ -161,8 +188,9 @@ def test_dlq_purge_removes_old_letters_only(
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
+    """A redis-server of the test's own (AOF, fsync always): stopped and started again, it
+    keeps its port and its data."""
+    server = RedisServer(tmp_path / "redis", args=AOF_ALWAYS).start()
     yield server
     server.stop()
 
@@ -206,7 +234,7 @@ def test_sdk_spools_while_redis_is_down_and_replays_in_order_once(
 def test_spool_keeps_order_across_a_failed_replay_and_drops_oldest_when_full(
     tmp_path: Path,
 ) -> None:
-    dead_url = f"redis://127.0.0.1:{RedisServer(tmp_path / 'unused').port}/0"
+    dead_url = f"redis://127.0.0.1:{free_port()}/0"
     small = Publisher.from_url(
         dead_url, prefix="p", spool_dir=tmp_path / "spool", publish_timeout_s=0.1
     )
@@ -232,12 +260,14 @@ def test_worker_resumes_after_redis_restarts_and_loses_nothing_redis_kept(
     client = redis.Redis.from_url(private_redis.url)
     stream = f"{env['MLMON_PREFIX']}:stream:predictions"
     worker = start_worker(env, "--groups", "logs,metrics", "--consumer", "w")
+    log = LineReader(worker.stderr)
     first = random_predictions(1_000, seed=5)
     publisher.publish_many(first)
     wait_until(lambda: drained(client, stream, ["logs", "metrics"]))
 
     private_redis.stop()
-    time.sleep(1.5)  # the worker sees the outage and backs off
+    # the worker sees the outage: it says so (once), then retries with back-off
+    log.wait_for(logged("redis unavailable, retrying with back-off"), timeout_s=30)
     private_redis.start()
     second = random_predictions(1_000, seed=6)
     publisher = Publisher.from_url(
@@ -246,7 +276,7 @@ def test_worker_resumes_after_redis_restarts_and_loses_nothing_redis_kept(
     publisher.publish_many(second)
     client = redis.Redis.from_url(private_redis.url)
     wait_until(lambda: drained(client, stream, ["logs", "metrics"]))
-    stderr = stop(worker)
+    stderr = stop(worker, log)
 
     assert_exactly_once(home, env, first + second)
     assert 1 <= stderr.count("redis unavailable") <= 2  # once per group and outage
@@ -262,12 +292,17 @@ def test_a_full_disk_keeps_entries_pending_until_they_can_be_written(
     predictions = random_predictions(2_000, seed=8)
     publisher.publish_many(predictions)
     worker = start_worker(
-        {**env, "MLMON_BATCH_SIZE": "100"}, "--groups", "logs", preexec_fn=small_files
+        {**env, "MLMON_BATCH_SIZE": "100", "MLMON_LOG_LEVEL": "DEBUG"},
+        "--groups",
+        "logs",
+        preexec_fn=small_files,
     )
+    log = LineReader(worker.stderr)
     stream = f"{prefix}:stream:predictions"
     wait_until(lambda: pending(client, stream, "logs") > 0 and logged_bytes(home) > 50_000)
-    time.sleep(1.0)  # a few retries
-    stderr = stop(worker)
+    # a few retries: each one after the first failure is logged at debug level
+    log.wait_for(logged("still failing", failures=lambda n: n >= 3), timeout_s=30)
+    stderr = stop(worker, log)
 
     assert stderr.count("batch failed") == 1  # one clear error, not one per retry
     assert "File too large" in stderr
@@ -283,10 +318,12 @@ def logged_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in (home / "logs" / "ml_predictions").glob("*.jsonl"))
 
 
-def test_health_exit_codes(publisher: Publisher, env: dict[str, str]) -> None:
+def test_health_exit_codes(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str]
+) -> None:
     env = {**env, "MLMON_HEARTBEAT_S": "1", "MLMON_HEALTH_MAX_LAG": "10"}
     assert run_mlmon("health", env=env).returncode == 1  # nothing runs yet
-    worker = start_worker(env, "--groups", "logs,metrics")
+    worker = start_worker(env, "--groups", "logs,metrics", "--consumer", "hb")
     wait_until(lambda: run_mlmon("health", "--groups", "logs,metrics", env=env).returncode == 0, 30)
     missing = run_mlmon("health", env=env)
     assert missing.returncode == 1
@@ -300,11 +337,22 @@ def test_health_exit_codes(publisher: Publisher, env: dict[str, str]) -> None:
     assert re.search(r"group logs on \S+: lag (49|50) > 10 entries", lagging.stdout)
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=10)
-    time.sleep(3.5)  # the heartbeat key outlives three beats, then expires
+    keys = Keys(prefix)
+    heartbeats = [keys.heartbeat(group, "hb") for group in ("logs", "metrics")]
+    # the heartbeat keys outlive three beats, then expire
+    wait_until(lambda: client.exists(*heartbeats) == 0, 30, what="the heartbeats' expiry")
     dead = run_mlmon("health", "--groups", "logs", env=env)
     assert dead.returncode == 1 and "group logs: no live consumer" in dead.stdout
+
     detailed = run_mlmon("status", "--detailed", env=env).stdout
-    assert "CONSUMER GROUPS" in detailed and "pending" in detailed
+    stream = keys.stream(StreamName.PREDICTIONS)
+    rows = {line.split()[0]: line.split()[1:] for line in detailed.splitlines() if stream in line}
+    for group in ("logs", "metrics"):
+        # what the killed consumer was served and never acknowledged (0 or the first entry)
+        in_flight = pending(client, stream, group)
+        assert in_flight in {0, 1}, group
+        stream_shown, live, pending_shown, _lag = rows[group]
+        assert (stream_shown, live, pending_shown) == (stream, "0", str(in_flight)), group
 
 
 def test_streams_are_trimmed_by_age_only_past_what_every_group_acknowledged(
@@ -460,21 +508,24 @@ def test_tls_server_accepts_the_sdk_and_the_workers(
     tmp_path: Path, env: dict[str, str], home: Path
 ) -> None:
     files = make_tls_files(tmp_path)
-    server = RedisServer(tmp_path / "tls-redis")
-    tls_port = server.port
-    server.port = 0
-    server.extra_args = [
-        "--tls-port",
-        str(tls_port),
-        "--tls-cert-file",
-        str(files["server.crt"]),
-        "--tls-key-file",
-        str(files["server.key"]),
-        "--tls-ca-cert-file",
-        str(files["ca.crt"]),
-        "--tls-auth-clients",
-        "no",
-    ]
+    tls_port = free_port()
+    # the plain port stays open only for the test's own SHUTDOWN (`stop`); every client
+    # below uses the TLS port
+    server = RedisServer(
+        tmp_path / "tls-redis",
+        args=[
+            "--tls-port",
+            str(tls_port),
+            "--tls-cert-file",
+            str(files["server.crt"]),
+            "--tls-key-file",
+            str(files["server.key"]),
+            "--tls-ca-cert-file",
+            str(files["ca.crt"]),
+            "--tls-auth-clients",
+            "no",
+        ],
+    )
     url = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={files['ca.crt']}&ssl_cert_reqs=required"
     server.start(wait_url=url)
     try:

@@ -18,8 +18,9 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from producer_sdk import BacktestCompleted, Publisher
-from worker.retraining.gate import finish_run, request_retrain, retraining_queue
+from worker.retraining.gate import finish_run
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry
+from worker.retraining.request import request_retrain, retraining_queue
 from worker.settings import Settings, load_settings
 
 FEATURES = ["momentum_20d_pct", "pe_ratio", "rsi_14"]
@@ -333,11 +334,11 @@ def test_tampered_model_refused_and_rollback_restores_the_previous_version(
     assert "version 1 is live again" in result.stdout
     assert registry.live_version() == 1
     assert hashlib.sha256(model_path.read_bytes()).hexdigest() == v1["sha256"]
-    assert registry.entry(2)["status"] == "rolled back"  # type: ignore[index]
+    assert registry.entry(2)["status"] == "rolled_back"  # type: ignore[index]
     model, entry = registry.load_live()  # type: ignore[misc]
     assert entry["version"] == 1 and model.predict([[0.0, 20.0, 50.0]])[0] in {"buy", "watch"}
     listing = run_mlmon("models", "list", env=job_env).stdout
-    assert "rolled back" in listing and "live" in listing
+    assert "rolled_back" in listing and "live" in listing
 
 
 def test_jobs_retry_transient_errors_and_rq_info_shows_the_queue(

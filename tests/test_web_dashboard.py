@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from helpers import VERDICTS, run_mlmon
+from helpers import VERDICTS, run_mlmon, status_json
 from known_events import get, publish_known_events, serving
 
 from producer_sdk import Prediction, Publisher
@@ -47,13 +47,6 @@ def api(url: str) -> Any:
     code, _, body = get(url)
     assert code == 200, body
     return json.loads(body)
-
-
-def status_json(env: dict[str, str]) -> dict[str, Any]:
-    result = run_mlmon("status", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    parsed: dict[str, Any] = json.loads(result.stdout)
-    return parsed
 
 
 def comparable(status: dict[str, Any]) -> dict[str, Any]:
@@ -170,11 +163,17 @@ def test_bad_parameters_get_400_with_a_json_error(env: dict[str, str]) -> None:
         }
         missing = get(url + "/api/nothing")
         script = get(url + "/static/app.js")
+    errors = {
+        "metric=bogus": "unknown metric 'bogus'; known: ",
+        "metric=predictions&window=2h": "unknown window '2h'; known: ",
+        "window=1h": "missing parameter metric",
+        "metric=predictions&x=1": "unknown parameter(s) x",
+    }
+    assert set(answers) == set(errors)
     for query, (code, headers, body) in answers.items():
         assert code == 400, query
         assert headers["Content-Type"] == "application/json"
-        assert json.loads(body)["error"], query
-    assert "unknown metric 'bogus'" in json.loads(answers["metric=bogus"][2])["error"]
+        assert json.loads(body)["error"].startswith(errors[query]), (query, body)
     assert missing[0] == 404
     assert script[0] == 200 and script[1]["Content-Type"].startswith("text/javascript")
     assert "default-src 'none'" in script[1]["Content-Security-Policy"]
@@ -226,6 +225,7 @@ def test_dashboard_page_in_headless_chromium(
                 CHARTS,
             )
             drift = page.text_content("#drift-message")
+            severity = page.text_content("#drift-severity")
             versions = page.locator("#versions-table tbody tr").count()
             screenshot = ROOT / "test-artifacts" / "dashboard.png"
             screenshot.parent.mkdir(exist_ok=True)
@@ -241,6 +241,9 @@ def test_dashboard_page_in_headless_chromium(
     for chart in charts:
         assert chart["width"] > 100 and chart["height"] > 50, chart
         assert chart["marks"] > 0 and chart["shapes"] > 0, f"{chart['id']} drew nothing"
-    assert drift, "the drift section says something, available or not"
+    # the known events drift from their baseline: the page says so, with the severity
+    drift_status = status_json(env)["drift"]
+    assert drift_status["available"] and drift_status["drift_detected"], drift_status
+    assert (drift, severity) == ("drift detected", drift_status["severity"])
     assert versions == 3
     assert screenshot.stat().st_size > 10_000

@@ -34,7 +34,7 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from producer_sdk.streams import StreamName, stream_key
 
@@ -168,18 +168,11 @@ class Keys:
     def files_committed(self) -> str:
         return f"{self.prefix}:files:committed"
 
+    @staticmethod
+    def rq_job(job_id: str) -> str:
+        """RQ's hash of one job (RQ's own key layout, not under the prefix)."""
+        return f"rq:job:{job_id}"
+
     def pattern(self) -> str:
         """SCAN pattern matching every key of this prefix."""
         return f"{self.prefix}:*"
-
-
-def minute_starts(now: datetime, count: int) -> list[datetime]:
-    """Starts of the `count` minutes ending with the current one, newest first."""
-    current = now.astimezone(UTC).replace(second=0, microsecond=0)
-    return [current - timedelta(minutes=i) for i in range(count)]
-
-
-def hour_starts(now: datetime, count: int) -> list[datetime]:
-    """Starts of the `count` hours ending with the current one, newest first."""
-    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return [current - timedelta(hours=i) for i in range(count)]

@@ -16,6 +16,8 @@ import urllib.request
 from email.message import EmailMessage
 from typing import Any
 
+from worker.alerts.configured import Channel
+from worker.levels import worst_severity
 from worker.settings import Settings
 
 TIMEOUT_S = 10.0
@@ -24,19 +26,6 @@ SIGNATURE_HEADER = "X-Mlmon-Signature"
 
 class DeliveryError(Exception):
     """A channel refused or did not answer; the message names the channel, not secrets."""
-
-
-def configured_channels(settings: Settings) -> list[str]:
-    channels = []
-    if settings.alert_webhook_url:
-        channels.append("webhook")
-    if settings.alert_slack_webhook_url:
-        channels.append("slack")
-    if settings.alert_telegram_token and settings.alert_telegram_chat_id:
-        channels.append("telegram")
-    if settings.alert_smtp_host and settings.alert_email_to:
-        channels.append("email")
-    return channels
 
 
 def text_of(notification: dict[str, Any]) -> str:
@@ -49,12 +38,12 @@ def text_of(notification: dict[str, Any]) -> str:
 
 def send(channel: str, notification: dict[str, Any], settings: Settings) -> None:
     senders = {
-        "webhook": send_webhook,
-        "slack": send_slack,
-        "telegram": send_telegram,
-        "email": send_email,
+        Channel.WEBHOOK: send_webhook,
+        Channel.SLACK: send_slack,
+        Channel.TELEGRAM: send_telegram,
+        Channel.EMAIL: send_email,
     }
-    senders[channel](notification, settings)
+    senders[Channel(channel)](notification, settings)
 
 
 def send_webhook(notification: dict[str, Any], settings: Settings) -> None:
@@ -86,8 +75,7 @@ def send_telegram(notification: dict[str, Any], settings: Settings) -> None:
 
 def send_email(notification: dict[str, Any], settings: Settings) -> None:
     message = EmailMessage()
-    ranks = {"critical": 2, "warn": 1}
-    worst = max((a["severity"] for a in notification["alerts"]), key=lambda s: ranks.get(s, 0))
+    worst = worst_severity(a["severity"] for a in notification["alerts"])
     message["Subject"] = f"[mlmon {worst}] {len(notification['alerts'])} alert(s)"
     message["From"] = settings.alert_email_from
     message["To"] = settings.alert_email_to

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from worker.alerts.rules import Condition
+from worker.levels import DriftStatus, Severity
 
-DRIFT_SEVERITY = {"warn": "warn", "critical": "critical"}
+DRIFT_SEVERITY = {DriftStatus.WARN: Severity.WARN, DriftStatus.CRITICAL: Severity.CRITICAL}
 
 
 def conditions_of(
@@ -16,20 +17,22 @@ def conditions_of(
     conditions = []
     drift = status.get("drift") or {}
     for name, check in (drift.get("checks") or {}).items():
-        state = check["status"]
+        state = DriftStatus(check["status"])
         kind = "target" if name.startswith("target_") else "drift"
         label = name if kind == "target" else f"drift:{name}"
         current, base = _figure(check.get("current")), _figure(check.get("baseline"))
         threshold = _figure(check.get("threshold"))
         summary = f"{name}: current {current}, baseline {base}, threshold {threshold}"
         active = state in DRIFT_SEVERITY
-        conditions.append(Condition(label, active, DRIFT_SEVERITY.get(state, "warn"), summary))
+        conditions.append(
+            Condition(label, active, DRIFT_SEVERITY.get(state, Severity.WARN), summary)
+        )
     dead = int(status.get("dead_letters", 0))
     conditions.append(
         Condition(
             "dead_letters_growing",
             active=dead > last_dead_letters,
-            severity="warn",
+            severity=Severity.WARN,
             summary=f"{dead - last_dead_letters} new dead letters ({dead} in all)",
         )
     )
@@ -40,7 +43,7 @@ def conditions_of(
             Condition(
                 f"heartbeat:{group}",
                 active=not live,
-                severity="critical",
+                severity=Severity.CRITICAL,
                 summary=f"group {group} has no live consumer",
             )
         )
@@ -50,7 +53,7 @@ def conditions_of(
             Condition(
                 f"lag:{g['group']}:{g['stream']}",
                 active=lag > max_lag,
-                severity="warn",
+                severity=Severity.WARN,
                 summary=f"group {g['group']} is {lag} entries behind on {g['stream']}",
             )
         )

@@ -9,15 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from producer_sdk.streams import StreamName
-from worker.alerts.channels import DeliveryError, configured_channels, send
+from worker.alerts.channels import DeliveryError, send
+from worker.alerts.configured import configured_channels
 from worker.alerts.rules import Alert
 from worker.keys import Keys
 from worker.log import get_logger
-from worker.settings import Settings
+from worker.redis_conn import connect
+from worker.settings import Settings, load_settings
 
 log = get_logger(__name__)
 NOTIFICATION_TTL_S = 7 * 86_400
@@ -80,9 +82,6 @@ def notify(
 
 def deliver(*, notification_id: str, channel: str) -> str:
     """The RQ job: send one stored notification through one channel (raises to retry)."""
-    from worker.redis_conn import connect  # noqa: PLC0415  (the job runs in a fresh process)
-    from worker.settings import load_settings  # noqa: PLC0415
-
     settings = load_settings()
     client = connect(settings)
     try:
@@ -96,8 +95,6 @@ def deliver(*, notification_id: str, channel: str) -> str:
 
 
 def failure_callback() -> Any:
-    from rq import Callback  # noqa: PLC0415
-
     return Callback("worker.alerts.notify.record_failure")
 
 
@@ -107,8 +104,6 @@ def record_failure(
     """RQ's on_failure hook: after the last retry, keep the failure visible in status."""
     if job.retries_left:
         return
-    from worker.settings import load_settings  # noqa: PLC0415
-
     settings = load_settings()
     reason = str(exc_value) if isinstance(exc_value, DeliveryError) else type(exc_value).__name__
     connection.xadd(

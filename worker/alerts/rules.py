@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+from worker.levels import Severity
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
@@ -18,8 +26,11 @@ class Condition:
 
     name: str
     active: bool
-    severity: str  # info, warn, critical
+    severity: Severity
     summary: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))  # a name is accepted too
 
 
 @dataclass
@@ -27,7 +38,10 @@ class AlertState:
     since: float | None = None  # when the condition started holding
     firing: bool = False
     last_sent: float | None = None
-    severity: str = "warn"
+    severity: Severity = Severity.WARN
+
+    def __post_init__(self) -> None:
+        self.severity = Severity(self.severity)  # stored state holds the name as text
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,9 +50,9 @@ class AlertState:
 @dataclass(frozen=True)
 class Alert:
     name: str
-    severity: str
+    severity: Severity
     summary: str
-    status: str  # firing, resolved
+    status: AlertStatus
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,7 +79,7 @@ def evaluate(
         if not condition.active:
             if current.firing:
                 result.alerts.append(
-                    Alert(condition.name, current.severity, condition.summary, "resolved")
+                    Alert(condition.name, current.severity, condition.summary, AlertStatus.RESOLVED)
                 )
             result.state[condition.name] = AlertState()
             continue
@@ -73,16 +87,12 @@ def evaluate(
             current.since = now_s
         if now_s - current.since < for_s:
             continue
-        escalated = current.firing and _rank(condition.severity) > _rank(current.severity)
+        escalated = current.firing and condition.severity.rank > current.severity.rank
         due = current.last_sent is None or now_s - current.last_sent >= repeat_s
         if not current.firing or escalated or due:
             result.alerts.append(
-                Alert(condition.name, condition.severity, condition.summary, "firing")
+                Alert(condition.name, condition.severity, condition.summary, AlertStatus.FIRING)
             )
             current.last_sent = now_s
         current.firing, current.severity = True, condition.severity
     return result
-
-
-def _rank(severity: str) -> int:
-    return {"info": 0, "warn": 1, "critical": 2}.get(severity, 1)

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from producer_sdk.streams import StreamName
-from worker.alerts.channels import configured_channels
+from worker.alerts.configured import configured_channels
 from worker.keys import Keys
 from worker.settings import Settings
 

@@ -17,20 +17,24 @@ import redis
 from producer_sdk.streams import StreamName
 from worker.alerts.conditions import conditions_of
 from worker.alerts.notify import notify
-from worker.alerts.rules import Alert, AlertState, evaluate
-from worker.codec import Delivery
+from worker.alerts.rules import Alert, AlertState, AlertStatus, evaluate
+from worker.consumer.codec import Delivery
+from worker.consumer.handler import RawRejected, Rejected
+from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.keys import Keys
+from worker.levels import Severity
 from worker.log import get_logger
-from worker.retraining.gate import Trigger, request_retrain
-from worker.runtime import Rejected
+from worker.retraining.gate import Trigger
+from worker.retraining.request import request_retrain
 from worker.settings import Settings
+from worker.status.snapshot import build_status
 
-GROUP = "alerts"
+GROUP = GroupName.ALERTS
 LIFECYCLE = {
-    "model_promoted": ("info", "model version {version} promoted"),
-    "model_rejected": ("warn", "candidate version {version} rejected: {why}"),
-    "model_rolled_back": ("warn", "model rolled back to version {version}"),
-    "retrain_failed": ("critical", "retraining failed: {error}"),
+    "model_promoted": (Severity.INFO, "model version {version} promoted"),
+    "model_rejected": (Severity.WARN, "candidate version {version} rejected: {why}"),
+    "model_rolled_back": (Severity.WARN, "model rolled back to version {version}"),
+    "retrain_failed": (Severity.CRITICAL, "retraining failed: {error}"),
 }
 DEAD_COUNT_FIELD = "__dead_letters"
 log = get_logger(__name__)
@@ -40,7 +44,7 @@ class AlertsHandler:
     """Turns lifecycle events and rule evaluations into notifications."""
 
     group: ClassVar[str] = GROUP
-    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.MODELS,)
+    streams: ClassVar[tuple[StreamName, ...]] = GROUP_STREAMS[GROUP]
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
@@ -52,21 +56,29 @@ class AlertsHandler:
         """Never called: the runtime hands this group raw entries (`handle_raw`)."""
         raise NotImplementedError
 
-    def handle_raw(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None:
-        """Lifecycle events (written by mlmon itself, not by producers)."""
-        alerts = []
-        for _, fields in entries:
-            event = json.loads(fields.get(b"event", b"{}"))
-            kind = LIFECYCLE.get(event.get("type", ""))
+    def handle_raw(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> list[RawRejected]:
+        """Lifecycle events (written by mlmon itself, not by producers); an entry that is
+        not a JSON object in its `event` field is refused (dead-lettered), not retried."""
+        alerts, used, refused = [], [], []
+        for entry_id, fields in entries:
+            try:
+                event = json.loads(fields.get(b"event", b"{}"))
+                if not isinstance(event, dict):
+                    raise TypeError(f"a JSON {type(event).__name__}, not an object")
+            except (ValueError, TypeError) as e:
+                refused.append((entry_id, f"not a lifecycle event: {e}"))
+                continue
+            used.append(entry_id)
+            kind = LIFECYCLE.get(str(event.get("type", "")))
             if kind is not None:
                 severity, template = kind
-                summary = template.format_map({"version": "?", "why": "", "error": "", **event})
-                alerts.append(Alert(event["type"], severity, summary, "firing"))
+                values = {"version": "?", "why": "", "error": "", **event}
+                summary = template.format_map(values)
+                alerts.append(Alert(str(event["type"]), severity, summary, AlertStatus.FIRING))
         notify(self.client, self.settings, alerts)
-        if entries:
-            self.client.xack(
-                self.keys.stream(StreamName.MODELS), self.group, *[i for i, _ in entries]
-            )
+        if used:
+            self.client.xack(self.keys.stream(StreamName.MODELS), self.group, *used)
+        return refused
 
     def periodic(self) -> None:
         now_s = time.monotonic()
@@ -87,8 +99,6 @@ def check_alerts(
 ) -> list[Alert]:
     """Evaluate every rule once (or those whose names start with one of `only`); send
     what fires or resolves as one notification."""
-    from worker.status import build_status  # noqa: PLC0415  (status imports the groups)
-
     keys = Keys(settings.prefix)
     status = build_status(client, settings)
     raw: dict[bytes, bytes] = client.hgetall(keys.alerts_state)  # type: ignore[assignment]
@@ -111,7 +121,9 @@ def check_alerts(
     notify(client, settings, result.alerts)
     drift = status["drift"]
     if settings.retrain_on_drift and any(
-        a.name.startswith("drift:") and a.severity == "critical" and a.status == "firing"
+        a.name.startswith("drift:")
+        and a.severity is Severity.CRITICAL
+        and a.status is AlertStatus.FIRING
         for a in result.alerts
     ):
         decision = request_retrain(

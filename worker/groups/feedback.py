@@ -10,7 +10,7 @@ its prediction when both wait in the streams:
   of `data/ml_feedback.csv`, counters for the accuracy figures, and, when the prediction
   carried features, a labelled row of `data/ml_training_data.csv`.
 
-Files and counters are exactly once: `worker.journal` and `worker.effects`.
+Files and counters are exactly once: `worker.consumer.journal` and `worker.consumer.effects`.
 """
 
 from __future__ import annotations
@@ -26,19 +26,21 @@ from typing import ClassVar
 
 import redis
 
-from producer_sdk.events import Prediction, TradeOutcome, Verdict
+from producer_sdk.events import Prediction, TradeOutcome
 from producer_sdk.streams import StreamName
-from worker.codec import Delivery
-from worker.effects import BatchEffects, EffectsApplier
-from worker.feedback_schema import ScoredOutcome
-from worker.journal import Journal
+from producer_sdk.vocabulary import Verdict
+from worker.consumer.codec import Delivery
+from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.handler import Rejected
+from worker.consumer.journal import Journal
+from worker.consumer.topology import GROUP_STREAMS, GroupName
+from worker.counters.feedback import ScoredOutcome
 from worker.keys import Keys
-from worker.labels import load_label_rule
-from worker.runtime import Rejected
+from worker.retraining.labels import load_label_rule
 from worker.scripts import load_script
 from worker.settings import Settings
 
-GROUP = "feedback"
+GROUP = GroupName.FEEDBACK
 DAY_S = 86_400
 FEEDBACK_DAY_TTL_S = 31 * DAY_S + 3_600  # the 30 d window and a margin
 FEEDBACK_COLUMNS = (
@@ -78,7 +80,7 @@ class FeedbackHandler:
     """Indexes predictions; joins, scores and records outcomes."""
 
     group: ClassVar[str] = GROUP
-    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.PREDICTIONS, StreamName.OUTCOMES)
+    streams: ClassVar[tuple[StreamName, ...]] = GROUP_STREAMS[GROUP]
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client

@@ -1,7 +1,7 @@
 """Group `logs`: the daily prediction log, `predictions_YYYY-MM-DD.jsonl` and `.csv`.
 
 Every event appears exactly once in each file, also when a worker dies between writing and
-acknowledging: see `worker.journal` for how.
+acknowledging: see `worker.consumer.journal` for how.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ import redis
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
-from worker.codec import Delivery
-from worker.effects import BatchEffects, EffectsApplier
-from worker.journal import Journal
+from worker.consumer.codec import Delivery
+from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.handler import Rejected
+from worker.consumer.journal import Journal
+from worker.consumer.retention import age_logs
+from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.keys import Keys
-from worker.retention import age_logs
-from worker.runtime import Rejected
 from worker.settings import Settings
 
-GROUP = "logs"
+GROUP = GroupName.LOGS
 CSV_COLUMNS = (
     "event_id",
     "ts",
@@ -92,7 +93,7 @@ class LogsHandler:
     """Appends each prediction once to the JSONL and CSV of its day."""
 
     group: ClassVar[str] = GROUP
-    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.PREDICTIONS,)
+    streams: ClassVar[tuple[StreamName, ...]] = GROUP_STREAMS[GROUP]
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.settings = settings

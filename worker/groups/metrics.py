@@ -4,7 +4,7 @@ Counters live in hashes: all-time, per UTC minute (read as the last hour) and pe
 (read as the last 24 h and 7 d). Bucket hashes expire when no window needs them, so memory
 does not grow with the number of events. A batch is one Lua call: for each event, its
 idempotency mark and its counters in one atomic step, then the acknowledgement
-(`worker.effects`).
+(`worker.consumer.effects`).
 """
 
 from __future__ import annotations
@@ -19,21 +19,18 @@ import redis
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
-from worker.baseline import baseline_version, set_baseline
-from worker.codec import Delivery
-from worker.effects import BatchEffects, EffectsApplier
+from worker.consumer.codec import Delivery
+from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.handler import Rejected
+from worker.consumer.topology import GROUP_STREAMS, GroupName
+from worker.counters.metrics import counter_fields, decode_counters
+from worker.counters.windows import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL
+from worker.drift.baseline import baseline_version, set_baseline
 from worker.keys import Keys
 from worker.log import get_logger
-from worker.metrics_schema import (
-    HOUR_BUCKET_TTL,
-    MINUTE_BUCKET_TTL,
-    counter_fields,
-    decode_counters,
-)
-from worker.runtime import Rejected
 from worker.settings import Settings
 
-GROUP = "metrics"
+GROUP = GroupName.METRICS
 VERSION_COUNTERS_TTL_S = 90 * 86_400
 log = get_logger(__name__)
 
@@ -42,7 +39,7 @@ class MetricsHandler:
     """Counts each prediction once into the all-time, minute and hour hashes."""
 
     group: ClassVar[str] = GROUP
-    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.PREDICTIONS,)
+    streams: ClassVar[tuple[StreamName, ...]] = GROUP_STREAMS[GROUP]
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client

@@ -17,14 +17,16 @@ import redis
 
 from producer_sdk.events import AnalysisCompleted, BacktestCompleted
 from producer_sdk.streams import StreamName
-from worker.codec import Delivery
+from worker.consumer.codec import Delivery
+from worker.consumer.handler import Rejected
+from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.keys import Keys
 from worker.log import get_logger
-from worker.retraining.gate import Trigger, request_retrain
-from worker.runtime import Rejected
+from worker.retraining.gate import Trigger
+from worker.retraining.request import request_retrain
 from worker.settings import Settings
 
-GROUP = "retrain"
+GROUP = GroupName.RETRAIN
 log = get_logger(__name__)
 
 
@@ -32,7 +34,7 @@ class RetrainHandler:
     """Turns completion events into gate requests; checks the schedule periodically."""
 
     group: ClassVar[str] = GROUP
-    streams: ClassVar[tuple[StreamName, ...]] = (StreamName.BACKTESTS, StreamName.ANALYSIS)
+    streams: ClassVar[tuple[StreamName, ...]] = GROUP_STREAMS[GROUP]
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client

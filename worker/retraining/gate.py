@@ -14,23 +14,22 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import redis
-from rq import Queue, Retry
-from rq.serializers import JSONSerializer
 
 from worker.keys import Keys
-from worker.retraining.history import append_history
+from worker.redis_values import as_text
 from worker.scripts import load_script
 from worker.settings import Settings
 
 STALE_MARGIN_S = 600  # a job older than its timeout plus this is taken as dead
-RETRY_INTERVALS_S = [10, 60, 300]  # for transient errors (Redis, disk)
-RESULT_TTL_S = 7 * 86_400
 
 
-class Trigger:
+class Trigger(StrEnum):
+    """What asked for a retrain."""
+
     BACKTEST = "backtest"
     ANALYSIS = "analysis"
     SCHEDULE = "schedule"
@@ -54,24 +53,18 @@ class Decision:
         return asdict(self)
 
 
-def retraining_queue(client: redis.Redis, settings: Settings) -> Queue:
-    """The RQ queue of retraining jobs (JSON-serialized, so any RQ worker can read them)."""
-    return Queue(
-        Keys(settings.prefix).retraining_queue, connection=client, serializer=JSONSerializer
-    )
-
-
-def request_retrain(
+def ask_gate(
     client: redis.Redis,
     settings: Settings,
     *,
-    trigger: str,
+    trigger: Trigger,
     reason: str,
     force: bool = False,
     trigger_event_id: str | None = None,
     dry_run: bool = False,
 ) -> Decision:
-    """Ask the gate for a retrain; when accepted, enqueue the job. Also from Python."""
+    """The gate's decision for one request; when accepted (and not `dry_run`) it has taken
+    the single-flight slot, and the caller must enqueue the job or free the slot."""
     keys = Keys(settings.prefix)
     job_id = f"retrain-{uuid.uuid4().hex[:12]}"
     gate = load_script(client, "retrain_gate")
@@ -94,9 +87,9 @@ def request_retrain(
             settings.dedup_ttl_s,
         ],
     )
-    why_text = why.decode() if isinstance(why, bytes) else str(why)
-    next_text = next_at.decode() if isinstance(next_at, bytes) else str(next_at)
-    decision = Decision(
+    why_text = as_text(why)
+    next_text = as_text(next_at)
+    return Decision(
         accepted=bool(accepted),
         why=why_text,
         trigger=trigger,
@@ -104,36 +97,6 @@ def request_retrain(
         job_id=job_id if accepted else None,
         next_allowed_at=float(next_text) if next_text else None,
         new_samples=int(new_samples),
-    )
-    if dry_run or why_text == "duplicate trigger event":
-        return decision
-    if decision.accepted:
-        try:
-            _enqueue(client, settings, decision, force=force)
-        except Exception:
-            finish_run(
-                client,
-                settings,
-                job_id=job_id,
-                completed=False,
-                summary={"outcome": "not enqueued"},
-            )
-            raise
-    append_history(settings, "decision", decision_fields(decision))
-    return decision
-
-
-def _enqueue(client: redis.Redis, settings: Settings, decision: Decision, *, force: bool) -> None:
-    job_id, trigger, reason = decision.job_id, decision.trigger, decision.reason
-    retraining_queue(client, settings).enqueue_call(
-        "worker.retraining.job.run_retraining",
-        kwargs={"job_id": job_id, "trigger": trigger, "reason": reason, "force": force},
-        job_id=job_id,
-        timeout=settings.retrain_job_timeout_s,
-        result_ttl=RESULT_TTL_S,
-        failure_ttl=RESULT_TTL_S,
-        retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
-        description=f"retrain ({trigger}): {reason}"[:200],
     )
 
 

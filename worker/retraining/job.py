@@ -17,13 +17,14 @@ import redis
 from rq import get_current_job
 from threadpoolctl import threadpool_limits
 
-from worker.journal import read_committed
+from worker.consumer.journal import read_committed
 from worker.keys import Keys
 from worker.log import get_logger
 from worker.redis_conn import connect
+from worker.retraining.files import utc_now_iso
 from worker.retraining.gate import finish_run
 from worker.retraining.history import append_history
-from worker.retraining.registry import ModelRegistry, utc_now_iso
+from worker.retraining.registry import ModelRegistry
 from worker.retraining.training import (
     Dataset,
     TrainingDataError,

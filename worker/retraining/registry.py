@@ -9,21 +9,18 @@ ever loaded from the models folder, after its sha256 matched the registry's.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import joblib
 import redis
 
 from producer_sdk.streams import StreamName
-from worker.keys import Keys
+from worker.retraining.files import atomic_path, sha256_of, utc_now_iso, write_json_atomically
+from worker.retraining.records import ModelRecords, ModelStatus
 from worker.settings import Settings
 
 
@@ -35,62 +32,13 @@ class RegistryError(Exception):
     """A registry operation cannot be done; the message says why."""
 
 
-class Status:
-    LIVE = "live"
-    PREVIOUS = "previous"
-    REJECTED = "rejected"
-    ROLLED_BACK = "rolled back"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target`; on success it is fsynced and renamed onto it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        with temporary.open("rb+") as file:
-            os.fsync(file.fileno())
-        temporary.replace(target)
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_json_atomically(target: Path, data: Any) -> None:
-    with atomic_path(target) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-class ModelRegistry:
+class ModelRegistry(ModelRecords):
     """The registry of one model name, in Redis, mirrored to `models/registry.json`."""
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self.client = client
+        super().__init__(client, settings)
         self.settings = settings
-        self.keys = Keys(settings.prefix)
-        self.name = settings.model_name
         self.directory = settings.models_dir
-        self.registry_key = self.keys.model_registry(self.name)
-        self.live_key = self.keys.model_live(self.name)
 
     @property
     def model_path(self) -> Path:
@@ -103,27 +51,6 @@ class ModelRegistry:
     @property
     def backup_dir(self) -> Path:
         return self.directory / "backups"
-
-    def entries(self) -> list[dict[str, Any]]:
-        raw = self.client.hgetall(self.registry_key)
-        entries = [json.loads(value) for value in raw.values()]
-        return sorted(entries, key=lambda entry: entry["version"])
-
-    def entry(self, version: int) -> dict[str, Any] | None:
-        raw = self.client.hget(self.registry_key, str(version))
-        return None if raw is None else dict(json.loads(raw))
-
-    def live_version(self) -> int | None:
-        raw = self.client.hget(self.live_key, "version")
-        return None if raw is None else int(raw)
-
-    def live_history(self) -> list[dict[str, Any]]:
-        raw = self.client.hget(self.live_key, "history")
-        return [] if raw is None else list(json.loads(raw))
-
-    def next_version(self) -> int:
-        """Versions increase by one, also across processes."""
-        return int(self.client.hincrby(self.live_key, "last_version", 1))
 
     def save_entry(self, entry: dict[str, Any]) -> None:
         self.client.hset(
@@ -165,8 +92,6 @@ class ModelRegistry:
                 f"refusing to load {path}: sha256 {actual[:12]}... does not match the registry's "
                 f"{expected_sha256[:12]}...; restore it with `mlmon models rollback`"
             )
-        import joblib  # noqa: PLC0415  (it loads numpy; most commands never touch a model)
-
         return joblib.load(resolved)
 
     def promote(self, model: Any, entry: dict[str, Any]) -> dict[str, Any]:
@@ -174,18 +99,20 @@ class ModelRegistry:
         previous = self.live_version()
         if previous is not None and self.settings.auto_backup and self.model_path.exists():
             self._back_up(previous)
-        import joblib  # noqa: PLC0415
-
         with atomic_path(self.model_path) as temporary:
             joblib.dump(model, temporary)
             entry["sha256"] = sha256_of(temporary)
-        entry |= {"status": Status.LIVE, "promoted_at": utc_now_iso(), "file": self.model_path.name}
+        entry |= {
+            "status": ModelStatus.LIVE,
+            "promoted_at": utc_now_iso(),
+            "file": self.model_path.name,
+        }
         write_json_atomically(self.metadata_path, entry)
-        self._set_live(entry, previous_status=Status.PREVIOUS, why="promoted")
+        self._set_live(entry, previous_status=ModelStatus.PREVIOUS, why="promoted")
         return entry
 
     def reject(self, entry: dict[str, Any]) -> None:
-        self.save_entry(entry | {"status": Status.REJECTED})
+        self.save_entry(entry | {"status": ModelStatus.REJECTED})
 
     def rollback(self, version: int | None = None) -> dict[str, Any]:
         """Restore a version from its backup (default: the one live before the current)."""
@@ -209,9 +136,9 @@ class ModelRegistry:
             shutil.copyfile(backup_path, temporary)
         if sha256_of(self.model_path) != target["sha256"]:
             raise ModelIntegrityError("the restored model does not match its registry entry")
-        target |= {"status": Status.LIVE, "restored_at": utc_now_iso()}
+        target |= {"status": ModelStatus.LIVE, "restored_at": utc_now_iso()}
         write_json_atomically(self.metadata_path, target)
-        self._set_live(target, previous_status=Status.ROLLED_BACK, why="rollback")
+        self._set_live(target, previous_status=ModelStatus.ROLLED_BACK, why="rollback")
         return target
 
     def publish_event(self, kind: str, fields: dict[str, Any]) -> None:

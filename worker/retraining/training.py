@@ -22,8 +22,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score, log_loss, recall_score
 from sklearn.model_selection import train_test_split
 
-from producer_sdk.events import Verdict
-from worker.labels import import_callable
+from producer_sdk.vocabulary import Verdict
+from worker.retraining.labels import import_callable
 
 LABEL_COLUMN = "label"
 SEED = 42

@@ -1,0 +1,80 @@
+"""Section 2: predictions per second through `mlmon worker --burst`, per consumer group
+and together, with one and two consumers per group."""
+
+from __future__ import annotations
+
+from benchmarks.harness import Bench, floor_verdict, mib, rate_text
+from benchmarks.traffic import Traffic, publish_load
+from benchmarks.worker_runs import (
+    EVERY_GROUP,
+    LOGS_AND_METRICS,
+    PREDICTION_GROUPS,
+    STARTUP_REPEATS,
+    WorkerRun,
+    check_run,
+    forget_data_set,
+    measure_startup_s,
+    reset_consumers,
+    run_workers,
+    worker_env,
+)
+
+SECTION = 2
+ALL_GROUPS_FLOOR_PER_S = 20_000.0
+
+
+def bench_consumers(bench: Bench) -> None:
+    """Predictions per second through `mlmon worker --burst`, per group and together."""
+    count = bench.sizes.consumer_events
+    prefix, home = bench.sub("cons"), bench.tmp / "home-cons"
+    startup_s = measure_startup_s()
+    bench.facts["startup_s"] = startup_s
+    bench.add(
+        SECTION,
+        f"`mlmon --help` start-up (median of {STARTUP_REPEATS}), subtracted below",
+        f"{startup_s * 1000:,.0f} ms",
+        value=startup_s * 1000,
+        unit="ms",
+    )
+    bench.say(f"consumer: publishing {count:,} predictions")
+    publish_load(bench, prefix, count, Traffic(seed=2, feature_share=0.3))
+    env = worker_env(bench, prefix, home)
+    for groups in consumer_runs():
+        for consumers in (1,) if groups == EVERY_GROUP else (1, 2):
+            reset_consumers(bench, prefix, home)
+            bench.say(f"consumer: --groups {groups}, {consumers} consumer(s), {count:,} events")
+            run = run_workers(bench, env, groups, consumers)
+            check_run(bench, prefix, home, groups, count)
+            _consumer_row(bench, groups, consumers, count, run)
+    forget_data_set(bench, prefix, home)
+
+
+def consumer_runs() -> list[str]:
+    """Each group that reads predictions alone, `logs,metrics` (the work the RQ job of
+    section 3 mirrors), and every registered group, which `mlmon worker` runs by default
+    (with one consumer only: its run is the longest, and the budget is 10 minutes)."""
+    runs = [*PREDICTION_GROUPS, LOGS_AND_METRICS, EVERY_GROUP]
+    return list(dict.fromkeys(runs))
+
+
+def _consumer_row(bench: Bench, groups: str, consumers: int, count: int, run: WorkerRun) -> None:
+    """Wall-clock rate (the floor applies to it) and the rate excluding start-up."""
+    per_s = count / run.wall_s
+    steady_per_s = count / max(run.wall_s - bench.facts["startup_s"], 1e-9)
+    bench.say(f"  {run.wall_s:.2f} s: {per_s:,.0f} /s, {steady_per_s:,.0f} /s excluding start-up")
+    if groups == LOGS_AND_METRICS and consumers == 1:
+        bench.facts["all_groups_per_s"] = per_s
+        bench.facts["all_groups_steady_per_s"] = steady_per_s
+    floored = consumers == 1 and groups in (LOGS_AND_METRICS, EVERY_GROUP)
+    label = {LOGS_AND_METRICS: " (all groups, as briefed)", EVERY_GROUP: " (every group)"}
+    bench.add(
+        SECTION,
+        f"`{groups}`{label.get(groups, '')}, {consumers} consumer"
+        f"{'s' if consumers > 1 else ''} per group ({count:,} events)",
+        f"{rate_text(per_s)} ({run.wall_s:.2f} s wall); {rate_text(steady_per_s)} excluding "
+        f"start-up; peak RSS {mib(run.peak_rss_bytes)}",
+        value=per_s,
+        unit="predictions/s",
+        floor=f">= {ALL_GROUPS_FLOOR_PER_S:,.0f} /s" if floored else "",
+        passed=floor_verdict(per_s, ALL_GROUPS_FLOOR_PER_S, at_most=False) if floored else None,
+    )

@@ -1,0 +1,5 @@
+"""The `mlmon` command: one module per command family, imported only when it runs."""
+
+from worker.cli.app import cli, main
+
+__all__ = ["cli", "main"]

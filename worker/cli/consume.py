@@ -1,0 +1,46 @@
+"""`mlmon worker`: run consumer groups on the streams."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+
+import click
+
+from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.consumer.service import run_consumers
+from worker.consumer.topology import known_names, parse_group_names
+from worker.groups import build_consumers
+from worker.settings import SettingsError
+
+
+@click.command()
+@click.option(
+    "--groups",
+    default=",".join(known_names()),
+    show_default=True,
+    help="Comma-separated consumer groups to run.",
+)
+@click.option("--burst", is_flag=True, help="Drain what is in the streams now, then exit 0.")
+@click.option(
+    "--consumer",
+    envvar="MLMON_CONSUMER",
+    default=socket.gethostname(),
+    show_default="the host name",
+    help="Consumer name; a restarted worker with the same name resumes its pending entries.",
+)
+def worker(groups: str, burst: bool, consumer: str) -> None:
+    """Run consumer groups on the streams."""
+    try:
+        names = parse_group_names(groups)
+    except ValueError as e:
+        fail(str(e), EXIT_CONFIG)
+    settings = settings_or_exit()
+    redis_or_exit(settings).close()
+    stop = threading.Event()
+    try:
+        consumers = build_consumers(settings, names, consumer=consumer, stop=stop)
+    except SettingsError as e:
+        fail(str(e), EXIT_CONFIG)
+    sys.exit(run_consumers(consumers, burst=burst, stop=stop))

@@ -1,0 +1,109 @@
+"""`mlmon dlq ...` (the dead-letter stream) and `mlmon spool flush` (the SDK's spool)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from producer_sdk import Publisher
+from worker.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, fail, redis_or_exit, settings_or_exit
+from worker.consumer.deadletters import DeadLetter, DeadLetters, parse_age
+
+
+@click.group()
+def dlq() -> None:
+    """The dead-letter stream: list, show, replay after a fix, purge."""
+
+
+@dlq.command("list")
+@click.option("--stream", help="Only letters from this stream (name or key).")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def dlq_list(stream: str | None, limit: int, as_json: bool) -> None:
+    """The newest dead letters with their reasons."""
+    settings = settings_or_exit()
+    letters = DeadLetters(redis_or_exit(settings), settings).newest(stream=stream, limit=limit)
+    for letter in letters:
+        if as_json:
+            click.echo(json.dumps(letter.as_dict()))
+            continue
+        replayed = f"  [replayed as {letter.replayed_as}]" if letter.replayed_as else ""
+        click.echo(
+            f"{letter.letter_id}  {letter.stream}  {letter.fields.get('group', '')}  "
+            f"x{letter.fields.get('deliveries', '?')}  {letter.fields.get('reason', '')}{replayed}"
+        )
+    if not letters and not as_json:
+        click.echo("no dead letters")
+
+
+@dlq.command("show")
+@click.argument("letter_id")
+def dlq_show(letter_id: str) -> None:
+    """One dead letter, with its original entry (JSON)."""
+    settings = settings_or_exit()
+    letter = DeadLetters(redis_or_exit(settings), settings).show(letter_id)
+    if letter is None:
+        fail(f"no dead letter {letter_id}; see `mlmon dlq list`", EXIT_CONFIG)
+    click.echo(json.dumps(letter.as_dict(), indent=2))
+
+
+@dlq.command("replay")
+@click.argument("letter_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Every letter not replayed yet.")
+def dlq_replay(letter_id: str | None, replay_all: bool) -> None:
+    """Put letters back on their original stream, once each, after the cause is fixed."""
+    if bool(letter_id) == replay_all:
+        fail("give a dead letter id or --all", EXIT_CONFIG)
+    settings = settings_or_exit()
+    letters = DeadLetters(redis_or_exit(settings), settings)
+    chosen: list[DeadLetter]
+    if replay_all:
+        chosen = [x for x in letters.newest(limit=1_000_000) if not x.replayed_as][::-1]
+    else:
+        found = letters.show(str(letter_id))
+        if found is None:
+            fail(f"no dead letter {letter_id}; see `mlmon dlq list`", EXIT_CONFIG)
+        chosen = [found]
+    for letter in chosen:
+        fresh, new_id = letters.replay(letter)
+        state = "replayed" if fresh else "already replayed"
+        click.echo(f"{letter.letter_id}: {state} as {new_id} on {letter.stream}")
+
+
+@dlq.command("purge")
+@click.option("--older-than", "older_than", required=True, help="An age: 7d, 12h, 30m.")
+def dlq_purge(older_than: str) -> None:
+    """Delete dead letters older than the given age."""
+    try:
+        age_s = parse_age(older_than)
+    except ValueError as e:
+        fail(str(e), EXIT_CONFIG)
+    settings = settings_or_exit()
+    removed = DeadLetters(redis_or_exit(settings), settings).purge(older_than_s=age_s)
+    click.echo(f"purged {removed} dead letters older than {older_than}")
+
+
+@click.group()
+def spool() -> None:
+    """The producer SDK's local spool of events published while Redis was down."""
+
+
+@spool.command("flush")
+def spool_flush() -> None:
+    """Replay the spool of MLMON_PREFIX to Redis, in order."""
+    settings = settings_or_exit()
+    publisher = Publisher(
+        redis_or_exit(settings),
+        prefix=settings.prefix,
+        stream_maxlen=settings.stream_maxlen,
+        on_failure="raise",
+        spool_dir=settings.spool_dir,
+    )
+    try:
+        sent = publisher.flush_spool()
+    except Exception as e:  # noqa: BLE001  (say what failed in one line, keep the spool)
+        fail(f"spool not flushed ({e}); it is kept at {publisher.spool.path}", EXIT_UNAVAILABLE)
+    click.echo(f"sent {sent} spooled events from {publisher.spool.path}")
+    if publisher.spool_dropped:
+        click.echo(f"{publisher.spool_dropped} events were dropped earlier: the spool was full")

@@ -1,0 +1,386 @@
+"""The consumer-group loop every group runs.
+
+One loop, many groups: create the group if missing, read this consumer's own pending
+entries first (what a crash left unacknowledged), then new ones in batches; decode each
+entry through `worker.consumer.codec`; send what cannot be used to the dead-letter stream;
+hand the rest to the group's handler, which makes its effect durable and acknowledges in one step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import chain
+from typing import Any
+
+import redis
+import structlog
+from redis.backoff import EqualJitterBackoff
+
+from producer_sdk.streams import StreamName
+from worker.consumer.codec import DecodeError, Delivery, decode_entry
+from worker.consumer.handler import Handler, Periodic, RawHandler, StreamEntries
+from worker.consumer.retention import trim_stream
+from worker.keys import Keys
+from worker.log import get_logger
+from worker.redis_values import as_text, parse_stream_id
+from worker.scripts import load_script
+from worker.settings import Settings
+
+log = get_logger(__name__)
+
+RECONNECT_BACKOFF_MAX_S = 30.0
+DeadEntry = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, deliveries
+HEARTBEAT_TTL_FACTOR = 3  # a heartbeat outlives two missed beats
+
+
+class UpkeepTask(StrEnum):
+    HEARTBEAT = "heartbeat"
+    CLAIM = "claim"
+    TRIM = "trim"
+    PERIODIC = "periodic"
+
+
+@dataclass
+class ConsumerStats:
+    processed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class GroupConsumer:
+    """Runs one handler as consumer `consumer` of its group.
+
+    :param handler: the group's effect.
+    :param client: a Redis client for this consumer.
+    :param settings: batch size, block time, delivery limit, prefix.
+    :param consumer: the consumer name; a restarted worker with the same name takes
+        back its own pending entries first.
+    :param stop: set to finish the current batch and return.
+    :param stream_readers: every group that reads each stream; with it, the consumer
+        trims its streams by age past what all of them acknowledged (`worker.consumer.retention`).
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        client: redis.Redis,
+        *,
+        settings: Settings,
+        consumer: str,
+        stop: threading.Event,
+        stream_readers: Mapping[StreamName, Sequence[str]] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.client = client
+        self.settings = settings
+        self.consumer = consumer
+        self.stop = stop
+        self.keys = Keys(settings.prefix)
+        self.stats = ConsumerStats()
+        self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
+        self._dead_letter = load_script(client, "dead_letter")
+        self._next_heartbeat_s = 0.0
+        self._next_claim_s = 0.0
+        self._next_trim_s = 0.0
+        self._retry_backoff = EqualJitterBackoff(cap=RECONNECT_BACKOFF_MAX_S, base=0.1)
+        self.stream_readers = stream_readers or {}
+
+    @property
+    def group(self) -> str:
+        return self.handler.group
+
+    def run(self, *, burst: bool = False) -> None:
+        """Consume until `stop` is set, or with `burst` until the streams are drained.
+
+        In burst mode any failure propagates (the caller exits non-zero); otherwise Redis
+        outages and handler errors are logged and retried with capped back-off.
+        """
+        with structlog.contextvars.bound_contextvars(group=self.group, consumer=self.consumer):
+            try:
+                if burst:
+                    self._ensure_groups()
+                    self._claim_orphans()
+                    self._drain_pending()
+                    self._drain_new(self._last_ids())
+                    self._upkeep()
+                    return
+                self._run_forever()
+            finally:
+                self._clear_heartbeat()
+
+    def _run_forever(self) -> None:
+        failures = 0
+        recovered = False
+        while not self.stop.is_set():
+            try:
+                if not recovered:
+                    self._ensure_groups()
+                    self._drain_pending(one_by_one=failures > 0)
+                    recovered = True
+                self._read_new_once(block_ms=self.settings.block_ms)
+                self._upkeep()
+                if failures:
+                    log.info("resumed", after_failures=failures)
+                failures = 0
+            except Exception as e:  # noqa: BLE001  (the loop's error boundary: log, retry)
+                failures += 1
+                recovered = False
+                self._log_failure(e, failures)
+                self._backoff(failures)
+
+    def _log_failure(self, error: Exception, failures: int) -> None:
+        """Once per streak of failures, not per retry: an outage is one story."""
+        if failures != 1:
+            log.debug("still failing", failures=failures, error=str(error))
+        elif isinstance(error, redis.RedisError):
+            log.warning("redis unavailable, retrying with back-off", error=str(error))
+        else:
+            log.exception("batch failed; it stays pending and is retried with back-off")
+
+    def _upkeep(self) -> None:
+        """Between batches: heartbeat, claim what dead consumers left, trim, the handler's own.
+
+        Each task is its own error boundary: a failure is logged as that task's and retried
+        at its next turn; it never counts as a failed batch (which would re-drain the
+        pending entries one by one).
+        """
+        now_s = time.monotonic()
+        if now_s >= self._next_heartbeat_s:
+            self._next_heartbeat_s = now_s + self.settings.heartbeat_s
+            self._guarded(UpkeepTask.HEARTBEAT, self._heartbeat)
+        if now_s >= self._next_claim_s:
+            self._next_claim_s = now_s + self.settings.claim_idle_ms / 2_000
+            self._guarded(UpkeepTask.CLAIM, self._claim_orphans)
+        if now_s >= self._next_trim_s and self.stream_readers:
+            self._next_trim_s = now_s + self.settings.retention_check_minutes * 60
+            self._guarded(UpkeepTask.TRIM, self._trim)
+        if isinstance(self.handler, Periodic):
+            self._guarded(UpkeepTask.PERIODIC, self.handler.periodic)
+
+    def _guarded(self, task: UpkeepTask, run: Callable[[], None]) -> None:
+        try:
+            run()
+        except redis.RedisError as e:
+            log.warning("upkeep task failed: redis unavailable", task=task.value, error=str(e))
+        except Exception:
+            log.exception("upkeep task failed", task=task.value)
+
+    def _trim(self) -> None:
+        for stream in self.handler.streams:
+            trim_stream(self.client, self.settings, stream, list(self.stream_readers[stream]))
+
+    def _heartbeat(self) -> None:
+        beat = {"pid": os.getpid(), "host": socket.gethostname(), "processed": self.stats.processed}
+        self.client.set(
+            self.keys.heartbeat(self.group, self.consumer),
+            json.dumps(beat),
+            ex=self.settings.heartbeat_s * HEARTBEAT_TTL_FACTOR,
+        )
+
+    def _clear_heartbeat(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.client.delete(self.keys.heartbeat(self.group, self.consumer))
+
+    def _claim_orphans(self) -> None:
+        """Take over entries another consumer left pending longer than the claim idle
+        time (it died) and process them, delivery counts and poison rule included."""
+        for stream_key in self._stream_keys:
+            start = "0-0"
+            while not self.stop.is_set():
+                reply: Any = self.client.xautoclaim(
+                    stream_key,
+                    self.group,
+                    self.consumer,
+                    self.settings.claim_idle_ms,
+                    start_id=start,
+                    count=self.settings.batch_size,
+                )
+                start, entries = as_text(reply[0]), list(reply[1])
+                if entries:
+                    log.info(
+                        "claimed entries of a dead consumer",
+                        stream=stream_key,
+                        entries=len(entries),
+                    )
+                    self._process(stream_key, entries, self._delivery_counts(stream_key, entries))
+                if start == "0-0":
+                    break
+
+    def _backoff(self, failures: int) -> None:
+        self.stop.wait(self._retry_backoff.compute(min(failures, 10)))
+
+    def _ensure_groups(self) -> None:
+        for stream_key in self._stream_keys:
+            try:
+                self.client.xgroup_create(stream_key, self.group, id="0", mkstream=True)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+
+    def _last_ids(self) -> dict[str, tuple[int, int]]:
+        """Where each stream ends now; a burst stops there even if producers go on."""
+        last: dict[str, tuple[int, int]] = {}
+        for stream_key in self._stream_keys:
+            info = self.client.xinfo_stream(stream_key)
+            last[stream_key] = parse_stream_id(info["last-generated-id"])
+        return last
+
+    def _drain_pending(self, *, one_by_one: bool = False) -> None:
+        """Re-process entries delivered to this consumer but never acknowledged.
+
+        After a failed batch they go `one_by_one`, so an entry that keeps failing reaches
+        its delivery limit (and the dead-letter stream) alone, not with its batch-mates.
+        """
+        count = 1 if one_by_one else None
+        for stream_key in self._stream_keys:
+            after = "0"
+            while not self.stop.is_set():
+                entries = self._read({stream_key: after}, count=count).get(stream_key)
+                if not entries:
+                    break
+                counts = self._delivery_counts(stream_key, entries)
+                self._process(stream_key, entries, counts)
+                after = as_text(entries[-1][0])
+
+    def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
+        """Each stream in priority order, up to where it ended when the burst began."""
+        for stream_key, last in until.items():
+            while last > (0, 0) and not self.stop.is_set():
+                entries = self._read({stream_key: ">"}).get(stream_key)
+                if not entries:
+                    break
+                self._process(stream_key, entries, None)
+                if parse_stream_id(entries[-1][0]) >= last:
+                    break
+
+    def _read_new_once(self, *, block_ms: int) -> None:
+        """New entries of the first stream that has any; wait on all when none has."""
+        for stream_key in list(self._stream_keys)[:-1]:
+            entries = self._read({stream_key: ">"}).get(stream_key)
+            if entries:
+                self._process(stream_key, entries, None)
+                return
+        batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
+        for stream_key in self._stream_keys:
+            if stream_key in batches:
+                self._process(stream_key, batches[stream_key], None)
+
+    def _read(
+        self, positions: dict[str, str], *, block_ms: int | None = None, count: int | None = None
+    ) -> dict[str, StreamEntries]:
+        """XREADGROUP from `positions` ('>' for new, an id for own pending after it)."""
+        reply: Any = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            positions,  # type: ignore[arg-type]
+            count=count or self.settings.batch_size,
+            block=block_ms,
+        )
+        return {as_text(stream): list(entries) for stream, entries in reply or [] if entries}
+
+    def _delivery_counts(self, stream_key: str, entries: StreamEntries) -> dict[str, int]:
+        pending: Any = self.client.xpending_range(
+            stream_key,
+            self.group,
+            min=as_text(entries[0][0]),
+            max=as_text(entries[-1][0]),
+            count=len(entries),
+            consumername=self.consumer,
+        )
+        return {as_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
+
+    def _process(
+        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
+    ) -> None:
+        """Hand a batch to the handler; dead-letter what is poison, undecodable or refused."""
+        stream = self._stream_keys[stream_key]
+        usable: list[tuple[str, dict[bytes, bytes], int]] = []
+        dead: list[DeadEntry] = []
+        gone: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = as_text(raw_id)
+            deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            if not fields:
+                gone.append(entry_id)  # trimmed from the stream while pending
+            elif deliveries > self.settings.max_deliveries:
+                reason = f"poison: delivered {deliveries} times without success"
+                dead.append((entry_id, fields, reason, deliveries))
+            else:
+                usable.append((entry_id, fields, deliveries))
+        with structlog.contextvars.bound_contextvars(stream=stream_key):
+            if gone:
+                self.client.xack(stream_key, self.group, *gone)
+            if usable:
+                dead += self._handle(stream, usable)
+            if dead:
+                self._send_to_dead(stream, stream_key, dead)
+        self.stats.processed += len(usable)
+        self.stats.dead_lettered += len(dead)
+        self.stats.batches += 1
+
+    def _handle(
+        self, stream: StreamName, usable: list[tuple[str, dict[bytes, bytes], int]]
+    ) -> list[DeadEntry]:
+        """Run the handler on entries within their delivery limit; what it refuses."""
+        fields_of = {entry_id: (fields, deliveries) for entry_id, fields, deliveries in usable}
+        if isinstance(self.handler, RawHandler):
+            refused = self.handler.handle_raw(
+                [(entry_id, fields) for entry_id, fields, _ in usable]
+            )
+            return [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
+        dead: list[DeadEntry] = []
+        good: list[Delivery] = []
+        for entry_id, fields, deliveries in usable:
+            try:
+                good.append(Delivery(entry_id, decode_entry(stream, fields), deliveries))
+            except DecodeError as e:
+                dead.append((entry_id, fields, e.reason, deliveries))
+        if good:
+            for delivery, reason in self.handler.handle(stream, good):
+                fields, deliveries = fields_of[delivery.entry_id]
+                dead.append((delivery.entry_id, fields, reason, deliveries))
+        return dead
+
+    def _send_to_dead(
+        self,
+        stream: StreamName,
+        stream_key: str,
+        dead: list[DeadEntry],
+    ) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        dead_at = datetime.now(UTC).isoformat()
+        for entry_id, fields, reason, deliveries in dead:
+            group_scope = self.group if reason.startswith("poison") else None
+            letter: dict[str | bytes, Any] = {
+                "stream": stream_key,
+                "entry_id": entry_id,
+                "group": self.group,
+                "reason": reason,
+                "deliveries": deliveries,
+                "dead_at": dead_at,
+            }
+            letter |= {b"entry." + name: value for name, value in fields.items()}
+            mark = self.keys.dead_mark(stream, entry_id, group_scope)
+            self._dead_letter(
+                keys=[self.keys.dead_stream, stream_key, mark],
+                args=[
+                    self.group,
+                    entry_id,
+                    self.settings.stream_maxlen,
+                    self.settings.dedup_ttl_s,
+                    *chain.from_iterable(letter.items()),
+                ],
+                client=pipe,
+            )
+            log.warning("dead-lettered", entry_id=entry_id, reason=reason)
+        pipe.execute()

@@ -1,0 +1,91 @@
+"""The counters behind the rolling metrics: what one prediction adds, and what they mean.
+
+Both sides live here, so the writer (group `metrics`) and the readers (`mlmon status`,
+later the exporter) cannot disagree on a field name. Counter hash fields:
+
+    predictions                  predictions counted
+    ml_used                      with verdict_source = ml
+    compared                     with both an ML and a rule verdict
+    agreed                       of those, ML verdict == rule verdict
+    ml_confidence_count          with an ML confidence
+    ml_confidence_sum_micro      sum of ML confidences, in millionths (integer, exact)
+    final:<verdict> ml:<verdict> rule:<verdict>   verdict counts
+    confidence_bin:<0..9>        ML confidence histogram, bins of 0.1 (1.0 in bin 9)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from producer_sdk.vocabulary import Verdict, VerdictSource
+
+if TYPE_CHECKING:
+    from producer_sdk.events import Prediction
+
+CONFIDENCE_BINS = 10
+VERDICT_KINDS = ("final", "ml", "rule")
+
+
+def confidence_bin(confidence: float) -> int:
+    return min(int(confidence * CONFIDENCE_BINS), CONFIDENCE_BINS - 1)
+
+
+def counter_fields(event: Prediction) -> list[str]:
+    """The counters one prediction adds 1 to (its confidence sum is added separately)."""
+    fields = [
+        "predictions",
+        f"final:{event.final_verdict.value}",
+        f"rule:{event.rule_verdict.value}",
+    ]
+    if event.verdict_source is VerdictSource.ML:
+        fields.append("ml_used")
+    if event.ml_verdict is not None:
+        fields += ["compared", f"ml:{event.ml_verdict.value}"]
+        if event.ml_verdict is event.rule_verdict:
+            fields.append("agreed")
+    if event.ml_confidence is not None:
+        fields += ["ml_confidence_count", f"confidence_bin:{confidence_bin(event.ml_confidence)}"]
+    return fields
+
+
+def decode_counters(raw: Mapping[bytes, bytes]) -> dict[str, int]:
+    return {name.decode(): int(value) for name, value in raw.items()}
+
+
+def add_counters(parts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, value in part.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """None, not 0, when there is nothing to divide: no data is not a bad rate."""
+    return part / whole if whole else None
+
+
+def summarize(counters: Mapping[str, int]) -> dict[str, Any]:
+    """The metrics of one window (or all time) from its counters."""
+    total = counters.get("predictions", 0)
+    compared = counters.get("compared", 0)
+    agreed = counters.get("agreed", 0)
+    confidence_count = counters.get("ml_confidence_count", 0)
+    confidence_sum = counters.get("ml_confidence_sum_micro", 0) / 1_000_000
+    return {
+        "total_predictions": total,
+        "ml_used": counters.get("ml_used", 0),
+        "compared": compared,
+        "ml_usage_rate": ratio(counters.get("ml_used", 0), total),
+        "agreement_rate": ratio(agreed, compared),
+        "disagreement_rate": ratio(compared - agreed, compared),
+        "avg_ml_confidence": confidence_sum / confidence_count if confidence_count else None,
+        "verdict_distribution": {
+            kind: {v.value: counters.get(f"{kind}:{v.value}", 0) for v in Verdict}
+            for kind in VERDICT_KINDS
+        },
+        "confidence_histogram": [
+            counters.get(f"confidence_bin:{i}", 0) for i in range(CONFIDENCE_BINS)
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Drift detection: the checks (pure), the stored baseline, and the report in `mlmon status`."""

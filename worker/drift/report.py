@@ -1,0 +1,90 @@
+"""The drift section of `mlmon status`, and `detect_drift()` as the original system had it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from worker.counters.metrics import VERDICT_KINDS
+from worker.counters.windows import window_counters
+from worker.drift.baseline import get_baseline
+from worker.drift.checks import DriftConfig, run_checks
+from worker.keys import Keys
+from worker.settings import Settings
+
+
+def drift_config(settings: Settings) -> DriftConfig:
+    return DriftConfig(
+        confidence_drop=settings.drift_confidence_threshold,
+        agreement_drop=settings.drift_agreement_threshold,
+        usage_drop=settings.drift_usage_threshold,
+        min_samples=settings.drift_min_samples,
+        ph_lambda=settings.ph_lambda,
+        target_usage=settings.target_ml_usage,
+        target_agreement=settings.target_agreement,
+        target_confidence=settings.target_avg_confidence,
+    )
+
+
+def drift_report(
+    baseline: Mapping[str, Any] | None,
+    window_counters: Mapping[str, int],
+    page_hinkley: Mapping[str, float] | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The checks of the `ML_DRIFT_WINDOW` counters against a stored baseline record."""
+    counters = baseline["counters"] if baseline else None
+    report = run_checks(counters, window_counters, page_hinkley, drift_config(settings))
+    report["window"] = settings.drift_window
+    report["baseline"] = None
+    if baseline:
+        report["baseline"] = {k: baseline.get(k) for k in ("model_version", "source", "created_at")}
+    return report
+
+
+def read_page_hinkley(client: redis.Redis, settings: Settings) -> dict[str, float]:
+    raw: dict[bytes, bytes] = client.hgetall(Keys(settings.prefix).drift_page_hinkley)  # type: ignore[assignment]
+    return {k.decode(): float(v) for k, v in raw.items()}
+
+
+def detect_drift(
+    baseline: Mapping[str, Any] | None = None,
+    *,
+    client: redis.Redis,
+    settings: Settings,
+) -> dict[str, Any]:
+    """The drift dict of `mlmon status`, against `baseline`: the stored one by default, a
+    record from `get_baseline()`, or a metrics dict as the original system passed
+    (`avg_ml_confidence`, `agreement_rate`, `ml_usage_rate`, `total_predictions`)."""
+    if baseline is None:
+        baseline = get_baseline(client, settings)
+    elif "counters" not in baseline:
+        baseline = {"counters": counters_from_metrics(baseline), "source": "given metrics"}
+    return drift_report(
+        baseline,
+        window_counters(client, Keys(settings.prefix), settings.drift_window),
+        read_page_hinkley(client, settings),
+        settings,
+    )
+
+
+def counters_from_metrics(metrics: Mapping[str, Any]) -> dict[str, int]:
+    """Counters equivalent to a metrics dict's rates (distributions when it has them)."""
+    n = int(metrics.get("total_predictions") or 1_000)
+    counters = {"predictions": n}
+    if metrics.get("ml_usage_rate") is not None:
+        counters["ml_used"] = round(metrics["ml_usage_rate"] * n)
+    if metrics.get("agreement_rate") is not None:
+        counters |= {"compared": n, "agreed": round(metrics["agreement_rate"] * n)}
+    if metrics.get("avg_ml_confidence") is not None:
+        counters |= {
+            "ml_confidence_count": n,
+            "ml_confidence_sum_micro": round(metrics["avg_ml_confidence"] * 1_000_000 * n),
+        }
+    distribution = metrics.get("verdict_distribution") or {}
+    for kind in VERDICT_KINDS:
+        for verdict, count in (distribution.get(kind) or {}).items():
+            counters[f"{kind}:{verdict}"] = int(count)
+    return counters
