@@ -41,8 +41,8 @@ def test_malformed_redis_url_and_bad_setting_stop_with_one_line(env: dict[str, s
     bad_batch = run_mlmon("worker", "--burst", env={**env, "MLMON_BATCH_SIZE": "0"})
     assert bad_batch.returncode == 2
     assert (
-        "MLMON_BATCH_SIZE='0' is invalid: Input should be greater than or equal to 1"
-        in bad_batch.stderr
+        "MLMON_BATCH_SIZE='0' is invalid: "
+        "must be a whole number >= 1 (allowed: 1 <= value <= 10000)" in bad_batch.stderr
     )
 
 
@@ -99,3 +99,34 @@ def test_watch_refreshes_until_interrupted(env: dict[str, str]) -> None:
         errors.join()
     assert watch.returncode == 0, errors.text
     assert errors.lines == []
+
+
+HEAVY_PACKAGES = ("sklearn", "scipy", "numpy", "rq", "joblib", "pydantic_settings")
+
+
+def test_status_and_health_commands_load_no_heavy_package(env: dict[str, str]) -> None:
+    """What `mlmon status --json` and `mlmon health` import when they run, not only what
+    import-linter sees statically: the modules loaded by the time the command returns."""
+    script = (
+        "import sys\n"
+        "from worker.cli.app import cli\n"
+        "for argv in (['status', '--json'], ['health'], ['--help']):\n"
+        "    try:\n"
+        "        cli(argv, prog_name='mlmon')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"heavy = {HEAVY_PACKAGES!r}\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & set(heavy))\n"
+        "print('LOADED', ','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [str(Path(MLMON).with_name("python")), "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert "total_predictions" in done.stdout, "status --json ran"
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("LOADED")]
+    assert line == "LOADED ", f"heavy packages loaded: {line}"

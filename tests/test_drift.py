@@ -198,7 +198,7 @@ def test_detect_drift_takes_a_metrics_dict_as_the_original_did(
         predictions_from(confidence_stream(200, seed=4, shift_at=0, drop=0.3), version="v2", seed=4)
     )
     assert run_mlmon("worker", "--burst", "--groups", "metrics", env=drift_env).returncode == 0
-    one_hour = settings.model_copy(update={"drift_window": "1h"})
+    one_hour = settings.replace(drift_window="1h")
     report = detect_drift(
         {"avg_ml_confidence": 0.85, "agreement_rate": 0.7, "ml_usage_rate": 1.0},
         client=client,

@@ -2,19 +2,25 @@
 
 Every variable is documented in the README's configuration table. An invalid value stops
 startup with one line naming the variable and what it accepts (`SettingsError`).
+
+The settings are a msgspec Struct: every `mlmon` command (and the compose healthcheck every
+30 s) reads them, and building a pydantic model of some seventy fields cost each command
+about 70 ms of imports and schema building; msgspec converts the environment's strings
+with the same constraints in well under a millisecond.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from functools import cached_property
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic.fields import FieldInfo
+import msgspec
 
 from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
 
@@ -23,184 +29,168 @@ DURATION_PATTERN = r"^\d+(\.\d+)?[smhd]$"  # 30s, 5m, 4h, 1d
 HTTP_URL_PATTERN = r"^https?://\S+$"
 EMAIL_PATTERN = r"^[^@\s,]+@[^@\s,]+(,[^@\s,]+@[^@\s,]+)*$"  # one or more, comma-separated
 DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+MASK = "***"
+MSGSPEC_KINDS = {  # msgspec's words for a type -> this module's one-line messages
+    "bool": "must be true or false (or 1/0, yes/no, on/off)",
+    "int": "must be a whole number",
+    "float": "must be a number",
+    "str": "must be text",
+}
 
 
 class SettingsError(Exception):
     """A setting has a value mlmon cannot run with; the message is one line."""
 
 
-class Settings(BaseModel):
-    """mlmon's configuration. Field aliases are the environment variable names.
+class Secret:
+    """A secret setting: its value only through `get_secret_value()`, never in a repr."""
 
-    A plain pydantic model read by `load_settings()` rather than a pydantic-settings class:
-    that library's import costs every `mlmon` command (and the healthcheck) about 0.1 s,
-    and the environment is all it would read here.
-    """
+    __slots__ = ("_value",)
 
-    model_config = ConfigDict(frozen=True, extra="ignore", protected_namespaces=())
+    def __init__(self, value: str) -> None:
+        self._value = value
 
-    redis_url: str = Field(DEFAULT_REDIS_URL, validation_alias="REDIS_URL")
-    prefix: str = Field(
-        DEFAULT_PREFIX,
-        validation_alias="MLMON_PREFIX",
-        min_length=1,
-        max_length=32,
-        # letters, digits, `_.-`, and at most one `{hash tag}`: a prefix like `{mlmon}`
-        # keeps every key on one Redis Cluster slot, as the multi-key Lua steps require
-        pattern=r"^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$",
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def env(name: str, *, secret_max_chars: int | None = None, **constraints: Any) -> msgspec.Meta:
+    """A field's environment variable and its constraints (msgspec's `Meta`); a `Secret`
+    field's length cap goes in `secret_max_chars` (msgspec constrains only its own types)."""
+    extra: dict[str, Any] = {"env": name}
+    if secret_max_chars is not None:
+        extra["secret_max_chars"] = secret_max_chars
+    return msgspec.Meta(extra=extra, **constraints)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """mlmon's configuration; each field's `env(...)` names its environment variable."""
+
+    redis_url: Annotated[str, env("REDIS_URL")] = DEFAULT_REDIS_URL
+    prefix: Annotated[
+        str,
+        env(
+            "MLMON_PREFIX",
+            min_length=1,
+            max_length=32,
+            pattern=r"^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$",
+        ),
+    ] = DEFAULT_PREFIX
+    home: Annotated[Path, env("MLMON_HOME")] = Path()
+    timezone: Annotated[str, env("MLMON_TIMEZONE")] = "Asia/Kolkata"
+    stream_maxlen: Annotated[int, env("MLMON_STREAM_MAXLEN", ge=1000, le=1_000_000_000)] = (
+        DEFAULT_STREAM_MAXLEN
     )
-    home: Path = Field(Path(), validation_alias="MLMON_HOME")
-    timezone: str = Field("Asia/Kolkata", validation_alias="MLMON_TIMEZONE")
-    stream_maxlen: int = Field(
-        DEFAULT_STREAM_MAXLEN, validation_alias="MLMON_STREAM_MAXLEN", ge=1_000, le=1_000_000_000
+    batch_size: Annotated[int, env("MLMON_BATCH_SIZE", ge=1, le=10_000)] = 500
+    block_ms: Annotated[int, env("MLMON_BLOCK_MS", ge=1, le=60_000)] = 2000
+    dedup_ttl_hours: Annotated[float, env("MLMON_DEDUP_TTL_HOURS", gt=0, le=8760)] = 24.0
+    max_deliveries: Annotated[int, env("ML_MAX_DELIVERIES", ge=1, le=1000)] = 5
+    claim_idle_ms: Annotated[int, env("MLMON_CLAIM_IDLE_MS", ge=100, le=86_400_000)] = 60_000
+    heartbeat_s: Annotated[int, env("MLMON_HEARTBEAT_S", ge=1, le=3600)] = 5
+    health_max_lag: Annotated[int, env("MLMON_HEALTH_MAX_LAG", ge=0, le=1_000_000_000)] = 10_000
+    recent_predictions: Annotated[int, env("MLMON_RECENT_PREDICTIONS", ge=1, le=1000)] = 50
+    log_level: Annotated[str, env("MLMON_LOG_LEVEL")] = "INFO"
+    stream_retention_days: Annotated[int, env("ML_STREAM_RETENTION_DAYS", ge=1, le=3650)] = 7
+    log_compress_days: Annotated[int, env("ML_LOG_COMPRESS_DAYS", ge=1, le=36_500)] | None = None
+    log_retention_days: Annotated[int, env("ML_LOG_RETENTION_DAYS", ge=1, le=36_500)] | None = None
+    retention_check_minutes: Annotated[
+        float, env("MLMON_RETENTION_CHECK_MINUTES", gt=0, le=1440)
+    ] = 10.0
+    drift_confidence_threshold: Annotated[
+        float, env("ML_DRIFT_CONFIDENCE_THRESHOLD", gt=0, le=1)
+    ] = 0.1
+    drift_agreement_threshold: Annotated[float, env("ML_DRIFT_AGREEMENT_THRESHOLD", gt=0, le=1)] = (
+        0.15
     )
-    batch_size: int = Field(500, validation_alias="MLMON_BATCH_SIZE", ge=1, le=10_000)
-    block_ms: int = Field(2_000, validation_alias="MLMON_BLOCK_MS", ge=1, le=60_000)
-    dedup_ttl_hours: float = Field(
-        24.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0, le=24 * 365
+    drift_usage_threshold: Annotated[float, env("ML_DRIFT_USAGE_THRESHOLD", gt=0, le=1)] = 0.15
+    drift_min_samples: Annotated[int, env("ML_DRIFT_MIN_SAMPLES", ge=1, le=10_000_000)] = 100
+    drift_window: Annotated[str, env("ML_DRIFT_WINDOW", pattern=r"^(1h|24h|7d)$")] = "24h"
+    baseline_samples: Annotated[int, env("ML_BASELINE_SAMPLES", ge=1, le=10_000_000)] = 500
+    ph_delta: Annotated[float, env("ML_PH_DELTA", ge=0, le=1)] = 0.01
+    ph_lambda: Annotated[float, env("ML_PH_LAMBDA", gt=0, le=1000)] = 5.0
+    target_ml_usage: Annotated[float, env("ML_TARGET_ML_USAGE", ge=0, le=1)] = 0.8
+    target_agreement: Annotated[float, env("ML_TARGET_AGREEMENT", ge=0, le=1)] = 0.6
+    target_avg_confidence: Annotated[float, env("ML_TARGET_AVG_CONFIDENCE", ge=0, le=1)] = 0.75
+    retrain_on_drift: Annotated[bool, env("ML_RETRAIN_ON_DRIFT")] = True
+    alert_for: Annotated[str, env("ML_ALERT_FOR", pattern=DURATION_PATTERN)] = "5m"
+    alert_repeat: Annotated[str, env("ML_ALERT_REPEAT", pattern=DURATION_PATTERN)] = "4h"
+    alert_check_s: Annotated[float, env("ML_ALERT_CHECK_S", gt=0, le=3600)] = 30.0
+    alert_retries: Annotated[str, env("ML_ALERT_RETRIES", pattern=r"^\d+(,\d+){0,9}$")] = "5,30,120"
+    alert_lag: Annotated[int, env("ML_ALERT_LAG", ge=0, le=1_000_000_000)] = 10_000
+    alert_webhook_url: (
+        Annotated[str, env("ML_ALERT_WEBHOOK_URL", max_length=2000, pattern=HTTP_URL_PATTERN)]
+        | None
+    ) = None
+    alert_webhook_secret: (
+        Annotated[Secret, env("ML_ALERT_WEBHOOK_SECRET", secret_max_chars=512)] | None
+    ) = None
+    alert_slack_webhook_url: (
+        Annotated[Secret, env("ML_ALERT_SLACK_WEBHOOK_URL", secret_max_chars=2_000)] | None
+    ) = None
+    alert_telegram_token: (
+        Annotated[Secret, env("ML_ALERT_TELEGRAM_TOKEN", secret_max_chars=512)] | None
+    ) = None
+    alert_telegram_chat_id: (
+        Annotated[str, env("ML_ALERT_TELEGRAM_CHAT_ID", max_length=128)] | None
+    ) = None
+    alert_telegram_api_base: Annotated[
+        str, env("ML_ALERT_TELEGRAM_API_BASE", pattern=HTTP_URL_PATTERN)
+    ] = "https://api.telegram.org"
+    alert_smtp_host: Annotated[str, env("ML_ALERT_SMTP_HOST", max_length=255)] | None = None
+    alert_smtp_port: Annotated[int, env("ML_ALERT_SMTP_PORT", ge=1, le=65_535)] = 587
+    alert_smtp_user: Annotated[str, env("ML_ALERT_SMTP_USER", max_length=255)] | None = None
+    alert_smtp_password: (
+        Annotated[Secret, env("ML_ALERT_SMTP_PASSWORD", secret_max_chars=512)] | None
+    ) = None
+    alert_smtp_starttls: Annotated[bool, env("ML_ALERT_SMTP_STARTTLS")] = True
+    alert_email_from: Annotated[str, env("ML_ALERT_EMAIL_FROM", pattern=EMAIL_PATTERN)] = (
+        "mlmon@localhost"
     )
-    max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
-    claim_idle_ms: int = Field(
-        60_000, validation_alias="MLMON_CLAIM_IDLE_MS", ge=100, le=86_400_000
+    alert_email_to: Annotated[str, env("ML_ALERT_EMAIL_TO", pattern=EMAIL_PATTERN)] | None = None
+    spool_dir: Annotated[Path, env("MLMON_SPOOL_DIR")] | None = None
+    spool_max_mb: Annotated[float, env("MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)] = 64.0
+    feedback_join_days: Annotated[int, env("ML_FEEDBACK_JOIN_DAYS", ge=1, le=3650)] = 90
+    label_rule: Annotated[str, env("ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$")] = "default"
+    strong_buy_pnl_pct: Annotated[float, env("ML_STRONG_BUY_PNL", gt=0, le=1000)] = 5.0
+    retrain_interval_hours: Annotated[float, env("ML_RETRAINING_INTERVAL_HOURS", ge=0, le=8760)] = (
+        24.0
     )
-    heartbeat_s: int = Field(5, validation_alias="MLMON_HEARTBEAT_S", ge=1, le=3_600)
-    health_max_lag: int = Field(
-        10_000, validation_alias="MLMON_HEALTH_MAX_LAG", ge=0, le=1_000_000_000
-    )
-    recent_predictions: int = Field(50, validation_alias="MLMON_RECENT_PREDICTIONS", ge=1, le=1_000)
-    log_level: str = Field("INFO", validation_alias="MLMON_LOG_LEVEL")
-    stream_retention_days: int = Field(
-        7, validation_alias="ML_STREAM_RETENTION_DAYS", ge=1, le=3_650
-    )
-    log_compress_days: int | None = Field(
-        None, validation_alias="ML_LOG_COMPRESS_DAYS", ge=1, le=36_500
-    )
-    log_retention_days: int | None = Field(
-        None, validation_alias="ML_LOG_RETENTION_DAYS", ge=1, le=36_500
-    )
-    retention_check_minutes: float = Field(
-        10.0, validation_alias="MLMON_RETENTION_CHECK_MINUTES", gt=0, le=24 * 60
-    )
-    drift_confidence_threshold: float = Field(
-        0.1, validation_alias="ML_DRIFT_CONFIDENCE_THRESHOLD", gt=0, le=1
-    )
-    drift_agreement_threshold: float = Field(
-        0.15, validation_alias="ML_DRIFT_AGREEMENT_THRESHOLD", gt=0, le=1
-    )
-    drift_usage_threshold: float = Field(
-        0.15, validation_alias="ML_DRIFT_USAGE_THRESHOLD", gt=0, le=1
-    )
-    drift_min_samples: int = Field(
-        100, validation_alias="ML_DRIFT_MIN_SAMPLES", ge=1, le=10_000_000
-    )
-    drift_window: str = Field("24h", validation_alias="ML_DRIFT_WINDOW", pattern=r"^(1h|24h|7d)$")
-    baseline_samples: int = Field(500, validation_alias="ML_BASELINE_SAMPLES", ge=1, le=10_000_000)
-    ph_delta: float = Field(0.01, validation_alias="ML_PH_DELTA", ge=0, le=1)
-    ph_lambda: float = Field(5.0, validation_alias="ML_PH_LAMBDA", gt=0, le=1_000)
-    target_ml_usage: float = Field(0.8, validation_alias="ML_TARGET_ML_USAGE", ge=0, le=1)
-    target_agreement: float = Field(0.6, validation_alias="ML_TARGET_AGREEMENT", ge=0, le=1)
-    target_avg_confidence: float = Field(
-        0.75, validation_alias="ML_TARGET_AVG_CONFIDENCE", ge=0, le=1
-    )
-    retrain_on_drift: bool = Field(True, validation_alias="ML_RETRAIN_ON_DRIFT")
-    alert_for: str = Field("5m", validation_alias="ML_ALERT_FOR", pattern=DURATION_PATTERN)
-    alert_repeat: str = Field("4h", validation_alias="ML_ALERT_REPEAT", pattern=DURATION_PATTERN)
-    alert_check_s: float = Field(30.0, validation_alias="ML_ALERT_CHECK_S", gt=0, le=3_600)
-    alert_retries: str = Field(
-        "5,30,120", validation_alias="ML_ALERT_RETRIES", pattern=r"^\d+(,\d+){0,9}$"
-    )
-    alert_lag: int = Field(10_000, validation_alias="ML_ALERT_LAG", ge=0, le=1_000_000_000)
-    alert_webhook_url: str | None = Field(
-        None, validation_alias="ML_ALERT_WEBHOOK_URL", pattern=HTTP_URL_PATTERN, max_length=2_000
-    )
-    alert_webhook_secret: SecretStr | None = Field(
-        None, validation_alias="ML_ALERT_WEBHOOK_SECRET", max_length=512
-    )
-    alert_slack_webhook_url: SecretStr | None = Field(
-        None,
-        validation_alias="ML_ALERT_SLACK_WEBHOOK_URL",
-        max_length=2_000,
-    )
-    alert_telegram_token: SecretStr | None = Field(
-        None, validation_alias="ML_ALERT_TELEGRAM_TOKEN", max_length=512
-    )
-    alert_telegram_chat_id: str | None = Field(
-        None, validation_alias="ML_ALERT_TELEGRAM_CHAT_ID", max_length=128
-    )
-    alert_telegram_api_base: str = Field(
-        "https://api.telegram.org",
-        validation_alias="ML_ALERT_TELEGRAM_API_BASE",
-        pattern=HTTP_URL_PATTERN,
-    )
-    alert_smtp_host: str | None = Field(None, validation_alias="ML_ALERT_SMTP_HOST", max_length=255)
-    alert_smtp_port: int = Field(587, validation_alias="ML_ALERT_SMTP_PORT", ge=1, le=65_535)
-    alert_smtp_user: str | None = Field(None, validation_alias="ML_ALERT_SMTP_USER", max_length=255)
-    alert_smtp_password: SecretStr | None = Field(
-        None, validation_alias="ML_ALERT_SMTP_PASSWORD", max_length=512
-    )
-    alert_smtp_starttls: bool = Field(True, validation_alias="ML_ALERT_SMTP_STARTTLS")
-    alert_email_from: str = Field(
-        "mlmon@localhost", validation_alias="ML_ALERT_EMAIL_FROM", pattern=EMAIL_PATTERN
-    )
-    alert_email_to: str | None = Field(
-        None, validation_alias="ML_ALERT_EMAIL_TO", pattern=EMAIL_PATTERN
-    )
-    spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
-    spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
-    feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
-    label_rule: str = Field(
-        "default", validation_alias="ML_LABEL_RULE", pattern=r"^(default|[\w.]+:\w+)$"
-    )
-    strong_buy_pnl_pct: float = Field(5.0, validation_alias="ML_STRONG_BUY_PNL", gt=0, le=1_000)
-    retrain_interval_hours: float = Field(
-        24.0, validation_alias="ML_RETRAINING_INTERVAL_HOURS", ge=0, le=24 * 365
-    )
-    retrain_min_new_samples: int = Field(
-        200, validation_alias="ML_RETRAIN_MIN_NEW_SAMPLES", ge=0, le=1_000_000_000
-    )
-    retrain_analysis_min_stocks: int = Field(
-        50, validation_alias="ML_RETRAIN_ANALYSIS_MIN_STOCKS", ge=0, le=1_000_000
-    )
-    retrain_max_per_day: int = Field(3, validation_alias="ML_RETRAIN_MAX_PER_DAY", ge=1, le=1_000)
-    retrain_job_timeout_s: int = Field(
-        1_800, validation_alias="ML_RETRAIN_JOB_TIMEOUT_S", ge=10, le=86_400
-    )
-    retrain_check_minutes: float = Field(
-        10.0, validation_alias="ML_RETRAIN_CHECK_MINUTES", gt=0, le=24 * 60
-    )
-    auto_backup: bool = Field(True, validation_alias="ML_AUTO_BACKUP")
-    backup_keep: int = Field(10, validation_alias="ML_BACKUP_KEEP", ge=1, le=1_000)
-    promotion_tolerance: float = Field(0.01, validation_alias="ML_PROMOTION_TOLERANCE", ge=0, le=1)
-    trainer: str = Field(
-        "default", validation_alias="ML_TRAINER", pattern=r"^(default|[\w.]+:\w+)$"
-    )
-    train_threads: int = Field(1, validation_alias="ML_TRAIN_THREADS", ge=1, le=256)
-    model_name: str = Field(
-        "verdict_model", validation_alias="ML_MODEL_NAME", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    retrain_min_new_samples: Annotated[
+        int, env("ML_RETRAIN_MIN_NEW_SAMPLES", ge=0, le=1_000_000_000)
+    ] = 200
+    retrain_analysis_min_stocks: Annotated[
+        int, env("ML_RETRAIN_ANALYSIS_MIN_STOCKS", ge=0, le=1_000_000)
+    ] = 50
+    retrain_max_per_day: Annotated[int, env("ML_RETRAIN_MAX_PER_DAY", ge=1, le=1000)] = 3
+    retrain_job_timeout_s: Annotated[int, env("ML_RETRAIN_JOB_TIMEOUT_S", ge=10, le=86_400)] = 1800
+    retrain_check_minutes: Annotated[float, env("ML_RETRAIN_CHECK_MINUTES", gt=0, le=1440)] = 10.0
+    auto_backup: Annotated[bool, env("ML_AUTO_BACKUP")] = True
+    backup_keep: Annotated[int, env("ML_BACKUP_KEEP", ge=1, le=1000)] = 10
+    promotion_tolerance: Annotated[float, env("ML_PROMOTION_TOLERANCE", ge=0, le=1)] = 0.01
+    trainer: Annotated[str, env("ML_TRAINER", pattern=r"^(default|[\w.]+:\w+)$")] = "default"
+    train_threads: Annotated[int, env("ML_TRAIN_THREADS", ge=1, le=256)] = 1
+    model_name: Annotated[str, env("ML_MODEL_NAME", pattern=r"^[A-Za-z0-9_-]{1,64}$")] = (
+        "verdict_model"
     )
 
-    @field_validator(
-        "alert_webhook_url",
-        "alert_webhook_secret",
-        "alert_slack_webhook_url",
-        "alert_telegram_token",
-        "alert_telegram_chat_id",
-        "alert_smtp_host",
-        "alert_smtp_user",
-        "alert_smtp_password",
-        "alert_email_to",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (by field name), for tests and the demo."""
+        return msgspec.structs.replace(self, **changes)
 
-    @field_validator("alert_slack_webhook_url")
-    @classmethod
-    def _slack_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not re.fullmatch(HTTP_URL_PATTERN, value.get_secret_value()):
-            raise ValueError("must be an http(s) URL")
-        return value
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def alert_for_s(self) -> float:
@@ -214,46 +204,6 @@ class Settings(BaseModel):
     @property
     def alert_repeat_s(self) -> float:
         return duration_s(self.alert_repeat)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from e
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        try:
-            parts.port  # noqa: B018  (parsing it is the check)
-        except ValueError as e:
-            raise ValueError("the port must be a number from 0 to 65535") from e
-        return value
-
-    @field_validator("home", "spool_dir")
-    @classmethod
-    def _a_folder(cls, value: Path | None) -> Path | None:
-        if value is not None and value.exists() and not value.is_dir():
-            raise ValueError("must be a folder (this path is a file)")
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _log_level(cls, value: str) -> str:
-        level = value.upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
-        return level
-
-    @cached_property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
     @property
     def redis_url_set(self) -> bool:
@@ -304,12 +254,22 @@ def duration_s(text: str) -> float:
 
 
 def mask_url(url: str) -> str:
+    """`url` with any password (in the user part or a `password`/`token`-like query
+    parameter) replaced by ***, for logs, messages and `mlmon config`."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, host_port = parts.netloc.rpartition("@")  # host and port as written
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host_port}"))
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, host_port = netloc.rpartition("@")  # host and port as written
+        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host_port}"
+    query = urlencode(
+        [(k, MASK if _secret_word(k) else v) for k, v in parse_qsl(parts.query, True)],
+        safe="*",
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _secret_word(name: str) -> bool:
+    return any(word in name.lower() for word in ("pass", "token", "secret", "key", "auth"))
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -317,61 +277,168 @@ def load_settings(**overrides: object) -> Settings:
 
     `overrides` take environment variable names: `load_settings(MLMON_PREFIX="test")`.
     """
-    environment = {name: os.environ[name] for name in ENV_NAMES if name in os.environ}
+    given: dict[str, object] = {
+        name: os.environ[name] for name in FIELD_OF_ENV if name in os.environ
+    }
+    given |= overrides
+    unknown = sorted(set(overrides) - set(FIELD_OF_ENV))
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+    raw = {
+        FIELD_OF_ENV[name]: _normalised(FIELD_OF_ENV[name], value) for name, value in given.items()
+    }
+    raw = {field: value for field, value in raw.items() if value is not None}
     try:
-        return Settings.model_validate(environment | overrides)
-    except ValidationError as e:
-        error = e.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        env_name = _env_name(field)
-        given = error.get("input")
-        if env_name == "REDIS_URL" and isinstance(given, str):
-            given = mask_url(given)
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "bool_parsing":
-            message = "must be true or false (or 1/0, yes/no, on/off)"
-        allowed = _allowed_range(field)
-        if allowed is not None:
-            message += f" (allowed: {allowed})"
-        raise SettingsError(f"{env_name}={given!r} is invalid: {message}") from e
+        settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode)
+    except msgspec.ValidationError as e:
+        raise SettingsError(_one_line(e, given)) from e
+    for field, check in FIELD_CHECKS.items():
+        value = getattr(settings, field)
+        try:
+            if value is not None:
+                check(value)
+        except ValueError as e:
+            raise SettingsError(_line(field, given, str(e))) from e
+    for field, max_chars in SECRET_MAX_CHARS.items():
+        secret = getattr(settings, field)
+        if secret is not None and len(secret.get_secret_value()) > max_chars:
+            raise SettingsError(_line(field, given, f"longer than {max_chars} characters"))
+    return settings
 
 
-def _env_name(field: str) -> str:
-    info = _field_info(field)
-    if info is not None and isinstance(info.validation_alias, str):
-        return info.validation_alias
-    return field
+def _normalised(field: str, value: object) -> object:
+    """Environment text as msgspec's lax conversion takes it; None for an empty optional."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text == "" and FIELD_DEFAULTS[field] is None:
+        return None  # an empty variable means unset, as compose files write it
+    if field in BOOL_FIELDS and text.lower() in TRUE_WORDS | FALSE_WORDS:
+        return text.lower() in TRUE_WORDS
+    if field == "log_level":
+        return text.upper()
+    return text
 
 
-def _field_info(name: str) -> FieldInfo | None:
-    """A field by its name or its environment variable (errors carry either)."""
-    for field, info in Settings.model_fields.items():
-        if name in (field, info.validation_alias):
-            return info
-    return None
+def _decode(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    if kind is Secret and isinstance(value, str):
+        return Secret(value)
+    raise NotImplementedError(f"cannot read {kind.__name__} from {type(value).__name__}")
 
 
-def _allowed_range(field: str) -> str | None:
-    """A numeric field's whole range, e.g. `0 <= value <= 1`, since pydantic's message
-    names only the bound that was crossed; None for a field without bounds."""
-    info = _field_info(field)
-    if info is None:
-        return None
-    low = high = ""
-    for bound in info.metadata:  # annotated_types Ge/Gt/Le/Lt, read by attribute
-        if (ge := getattr(bound, "ge", None)) is not None:
-            low = f"{ge} <= "
-        elif (gt := getattr(bound, "gt", None)) is not None:
-            low = f"{gt} < "
-        elif (le := getattr(bound, "le", None)) is not None:
-            high = f" <= {le}"
-        elif (lt := getattr(bound, "lt", None)) is not None:
-            high = f" < {lt}"
+def _one_line(error: msgspec.ValidationError, given: Mapping[str, object]) -> str:
+    """`NAME='value' is invalid: what is wrong (allowed: range)`, secrets masked."""
+    text = str(error)
+    match = re.search(r"at `\$\.(\w+)`", text)
+    field = match.group(1) if match else ""
+    message = re.sub(r"\s*- at `\$[^`]*`$", "", text)
+    for kind, words in MSGSPEC_KINDS.items():
+        message = message.replace(f"Expected `{kind}`", words)
+    if message.startswith(MSGSPEC_KINDS["bool"]):
+        message = MSGSPEC_KINDS["bool"]  # without msgspec's "got `str`"
+    allowed = ALLOWED_RANGES.get(field)
+    if allowed:
+        message += f" (allowed: {allowed})"
+    return _line(field, given, message)
+
+
+def _line(field: str, given: Mapping[str, object], message: str) -> str:
+    name = ENV_OF_FIELD.get(field, field or "?")
+    shown = given.get(name, "")
+    if field in SECRET_FIELDS:
+        shown = MASK
+    elif isinstance(shown, str) and name.endswith("_URL"):
+        shown = mask_url(shown)
+    return f"{name}={shown!r} is invalid: {message}"
+
+
+def _check_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from e
+
+
+def _check_redis_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    try:
+        parts.port  # noqa: B018  (parsing it is the check)
+    except ValueError as e:
+        raise ValueError("the port must be a number from 0 to 65535") from e
+
+
+def _check_folder(value: Path) -> None:
+    if value.exists() and not value.is_dir():
+        raise ValueError("must be a folder (this path is a file)")
+
+
+def _check_log_level(value: str) -> None:
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR ")
+
+
+def _check_http_secret(value: Secret) -> None:
+    if not re.fullmatch(HTTP_URL_PATTERN, value.get_secret_value()):
+        raise ValueError("must be an http(s) URL")
+
+
+FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
+    "timezone": _check_timezone,
+    "redis_url": _check_redis_url,
+    "home": _check_folder,
+    "spool_dir": _check_folder,
+    "log_level": _check_log_level,
+    "alert_slack_webhook_url": _check_http_secret,
+}
+
+
+def _field_meta(annotation: Any) -> msgspec.Meta:
+    """The `env(...)` Meta of a field's annotation (inside `X | None` too)."""
+    for part in (annotation, *typing.get_args(annotation)):
+        for meta in getattr(part, "__metadata__", ()):
+            if isinstance(meta, msgspec.Meta) and meta.extra and "env" in meta.extra:
+                return meta
+    raise TypeError(f"a settings field without env(...): {annotation!r}")
+
+
+def _allowed_range(meta: msgspec.Meta) -> str | None:
+    """A numeric field's whole range, e.g. `0 <= value <= 1`; None without bounds."""
+    low = (
+        f"{meta.ge} <= " if meta.ge is not None else f"{meta.gt} < " if meta.gt is not None else ""
+    )
+    high = (
+        f" <= {meta.le}" if meta.le is not None else f" < {meta.lt}" if meta.lt is not None else ""
+    )
     return f"{low}value{high}" if low or high else None
 
 
-ENV_NAMES = tuple(
-    info.validation_alias
-    for info in Settings.model_fields.values()
-    if isinstance(info.validation_alias, str)
+_HINTS = typing.get_type_hints(Settings, include_extras=True)
+_METAS = {field: _field_meta(_HINTS[field]) for field in Settings.__struct_fields__}
+ENV_OF_FIELD: dict[str, str] = {field: str(meta.extra["env"]) for field, meta in _METAS.items()}  # type: ignore[index]
+FIELD_OF_ENV: dict[str, str] = {name: field for field, name in ENV_OF_FIELD.items()}
+ENV_NAMES = tuple(FIELD_OF_ENV)
+FIELD_DEFAULTS: dict[str, object] = dict(
+    zip(
+        Settings.__struct_fields__,
+        [f.default for f in msgspec.structs.fields(Settings)],
+        strict=True,
+    )
 )
+ALLOWED_RANGES = {
+    field: allowed for field, meta in _METAS.items() if (allowed := _allowed_range(meta))
+}
+BOOL_FIELDS = frozenset(
+    field
+    for field, hint in _HINTS.items()
+    if bool in (hint, *typing.get_args(hint)) or getattr(hint, "__origin__", None) is bool
+)
+SECRET_MAX_CHARS: dict[str, int] = {
+    field: int(meta.extra["secret_max_chars"])  # type: ignore[index]
+    for field, meta in _METAS.items()
+    if "secret_max_chars" in (meta.extra or {})
+}
+SECRET_FIELDS = frozenset(field for field, hint in _HINTS.items() if "Secret" in repr(hint))

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from worker.settings import Settings, mask_url
+from worker.settings import ENV_OF_FIELD, MASK, Secret, Settings, mask_url
 
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting as `{env var: JSON value}`, in declaration order; the password in
-    REDIS_URL masked, since this output ends up in tickets and chat."""
-    values = settings.model_dump(mode="json")
+    """Every setting as `{env var: JSON value}`, in declaration order; secrets and the
+    passwords or tokens in URLs masked, since this output ends up in tickets and chat."""
     view: dict[str, Any] = {}
-    for field, info in Settings.model_fields.items():
-        name = info.validation_alias if isinstance(info.validation_alias, str) else field
-        view[name] = values[field]
-    view["REDIS_URL"] = mask_url(settings.redis_url)
+    for field, name in ENV_OF_FIELD.items():
+        value = getattr(settings, field)
+        if isinstance(value, Secret):
+            value = MASK
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, str) and name.endswith("_URL"):
+            value = mask_url(value)
+        view[name] = value
     return view
 
 

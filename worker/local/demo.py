@@ -105,7 +105,7 @@ def _degrade(
     )
     _publish(publisher, degraded, f"publishing {len(degraded)} predictions of a degrading model")
     _drain(settings, [GroupName.LOGS, GroupName.METRICS, GroupName.FEEDBACK])
-    demo_settings = settings.model_copy(update={"alert_for": "0s"})  # no waiting in a demo
+    demo_settings = settings.replace(alert_for="0s")  # no waiting in a demo
     # the demo's workers have stopped by now: only the model's own alerts are news
     fired = check_alerts(client, demo_settings, only=("drift:", "target_"))
     say(f"alert rules: {len(fired)} alert(s) on {Keys(settings.prefix).stream(StreamName.ALERTS)}")
