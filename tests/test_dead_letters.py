@@ -96,3 +96,33 @@ def test_entry_failing_more_than_max_deliveries_becomes_poison(
     assert letter["reason"] == "poison: delivered 6 times without success"
     assert letter["group"] == "metrics"
     assert client.xpending(stream, "metrics")["pending"] == 0
+
+
+def test_malformed_lifecycle_entry_is_dead_lettered_not_retried_forever(
+    client: redis.Redis, prefix: str, env: dict[str, str]
+) -> None:
+    """The models stream is read raw (mlmon writes it); a malformed entry there follows the
+    poison rule of every other group: refused once, dead-lettered, acknowledged."""
+    stream = f"{prefix}:stream:models"
+    malformed = client.xadd(stream, {"event": b"\xff{not json"}).decode()
+    a_list = client.xadd(stream, {"event": "[1, 2]"}).decode()
+    lifecycle = {"type": "model_promoted", "model": "m", "version": 3, "ts": "2026-01-01"}
+    good = client.xadd(stream, {"event": json.dumps(lifecycle)}).decode()
+
+    result = run_mlmon("worker", "--burst", "--groups", "alerts", env=env)
+
+    assert result.returncode == 0, result.stderr
+    letters = {letter["entry_id"]: letter for letter in dead_letters(client, prefix)}
+    assert set(letters) == {malformed, a_list}
+    assert letters[malformed]["reason"].startswith("not a lifecycle event: ")
+    assert letters[a_list]["reason"] == "not a lifecycle event: a JSON list, not an object"
+    assert all(letter["group"] == "alerts" for letter in letters.values())
+    assert client.xpending(stream, "alerts")["pending"] == 0, "nothing left to retry"
+    sent = [
+        alert
+        for _, fields in client.xrange(f"{prefix}:stream:alerts")
+        for alert in json.loads(fields[b"event"])["alerts"]
+    ]
+    assert [(a["name"], a["summary"]) for a in sent] == [
+        ("model_promoted", "model version 3 promoted")
+    ], f"the valid entry {good} was used"
