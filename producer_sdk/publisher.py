@@ -14,6 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from producer_sdk.connection import client_from_url
 from producer_sdk.events import (
     AnalysisCompleted,
     AnyEvent,
@@ -26,13 +27,17 @@ from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN, stream_k
 from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
 SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
-SPOOL_RETRY_MAX_S = 30.0
+SPOOL_RETRY_MAX_S = 4.0  # an outage costs a publish at most its timeout this often
 
 log = logging.getLogger("producer_sdk")
 
 
 class PublishError(Exception):
     """Redis did not take the event; the cause is chained."""
+
+
+class ReplicationLagError(redis.RedisError):
+    """The primary took the events but too few replicas confirmed them in time."""
 
 
 class Publisher:
@@ -48,6 +53,13 @@ class Publisher:
         the next successful publish. `"raise"`: raise `PublishError` instead.
     :param spool_dir: where the spool lives (default `MLMON_SPOOL_DIR`, `~/.mlmon/spool`).
     :param spool_max_mb: spool size at which the oldest events are dropped (and counted).
+    :param replicas_to_ack: with a replicated Redis (Sentinel), how many replicas must have
+        an event before the publish counts as done (`WAIT`, in the same round trip): an
+        event the primary took but no replica got would be lost if the primary died, so
+        such a publish is spooled and replayed instead (the workers drop the duplicate by
+        its event_id). A primary with fewer replicas connected (after a failover, before
+        the old primary rejoins) is held to those it has. 0 (default) does not wait.
+    :param replica_ack_timeout_s: how long to wait for those replicas.
     """
 
     def __init__(
@@ -59,7 +71,11 @@ class Publisher:
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
         spool_max_mb: float | None = None,
+        replicas_to_ack: int = 0,
+        replica_ack_timeout_s: float = 0.1,
     ) -> None:
+        if replicas_to_ack < 0 or replica_ack_timeout_s <= 0:
+            raise ValueError("replicas_to_ack must be >= 0 and replica_ack_timeout_s > 0")
         if stream_maxlen is not None and stream_maxlen <= 0:
             raise ValueError("stream_maxlen must be positive or None")
         if on_failure not in {"spool", "raise"}:
@@ -68,6 +84,9 @@ class Publisher:
         self.prefix = prefix
         self.stream_maxlen = stream_maxlen
         self.on_failure = on_failure
+        self.replicas_to_ack = replicas_to_ack
+        self.replica_ack_timeout_ms = max(1, round(replica_ack_timeout_s * 1000))
+        self._replicas_seen = replicas_to_ack  # replicas WAIT asks for (from the last ROLE)
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
         )
@@ -86,10 +105,15 @@ class Publisher:
         stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
+        replicas_to_ack: int = 0,
     ) -> Publisher:
         """Connect with socket timeouts of `publish_timeout_s` and no client-side retries,
-        so an unreachable or stalled Redis costs trading code at most that long."""
-        client = redis.Redis.from_url(
+        so an unreachable or stalled Redis costs trading code at most that long.
+
+        `url` is `redis://`, `rediss://`, `unix://`, or `redis+sentinel://` /
+        `rediss+sentinel://` to follow a Sentinel-managed primary through failovers
+        (`producer_sdk.connection`)."""
+        client = client_from_url(
             url,
             socket_timeout=publish_timeout_s,
             socket_connect_timeout=publish_timeout_s,
@@ -101,6 +125,8 @@ class Publisher:
             stream_maxlen=stream_maxlen,
             on_failure=on_failure,
             spool_dir=spool_dir,
+            replicas_to_ack=replicas_to_ack,
+            replica_ack_timeout_s=publish_timeout_s / 2,
         )
 
     def publish(self, event: AnyEvent) -> str | None:
@@ -149,7 +175,7 @@ class Publisher:
         return ids
 
     def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
-        if len(entries) == 1:
+        if len(entries) == 1 and not self.replicas_to_ack:
             stream, event_json = entries[0]
             entry_id = self.redis.xadd(
                 stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True
@@ -159,7 +185,27 @@ class Publisher:
         trim = ("MAXLEN", "~", self.stream_maxlen) if self.stream_maxlen else ()
         for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
             pipe.execute_command("XADD", stream, *trim, "*", "event", event_json)  # type: ignore[no-untyped-call]
-        return [_text(entry_id) for entry_id in pipe.execute()]
+        if self.replicas_to_ack:
+            wanted = min(self.replicas_to_ack, self._replicas_seen)
+            pipe.execute_command("WAIT", wanted, self.replica_ack_timeout_ms)  # type: ignore[no-untyped-call]
+            pipe.execute_command("ROLE")  # type: ignore[no-untyped-call]
+        replies = pipe.execute()
+        if self.replicas_to_ack:
+            self._check_replicas(acked=int(replies[-2]), role=replies[-1])
+            replies = replies[:-2]
+        return [_text(entry_id) for entry_id in replies]
+
+    def _check_replicas(self, *, acked: int, role: list[Any]) -> None:
+        """Raise ReplicationLagError unless the replicas connected now (at most
+        `replicas_to_ack`) all have the events: a primary left without replicas (after a
+        failover) cannot do better, and is not waited for until one is back."""
+        connected = len(role[2]) if role and _text(role[0]) == "master" else 0
+        self._replicas_seen = max(connected, 1)  # look again with WAIT 1 once one is back
+        if acked < min(self.replicas_to_ack, connected):
+            raise ReplicationLagError(
+                f"{acked} of {connected} connected replicas acknowledged within "
+                f"{self.replica_ack_timeout_ms} ms"
+            )
 
     def _redis_is_down(self, error: redis.RedisError) -> None:
         if self._retry_at_s == 0.0:

@@ -1,10 +1,13 @@
-"""Connecting to Redis with errors that say what to do."""
+"""Connecting to Redis (plain or through Sentinel) with errors that say what to do."""
 
 from __future__ import annotations
 
 import redis
 
+from producer_sdk.connection import client_from_url, is_sentinel_url
 from worker.settings import Settings, mask_url
+
+SOCKET_TIMEOUT_MARGIN_S = 5.0  # above the longest blocking read a consumer makes
 
 
 class RedisUnavailableError(Exception):
@@ -12,22 +15,41 @@ class RedisUnavailableError(Exception):
 
 
 def connect(settings: Settings, *, timeout_s: float = 5.0) -> redis.Redis:
-    """A client for `settings.redis_url`, checked with PING."""
-    return connect_url(settings.redis_url, timeout_s=timeout_s)
+    """A client for `settings.redis_url`, checked with PING.
+
+    Its socket timeout stays above the consumers' blocking read (`MLMON_BLOCK_MS`), so a
+    read waiting for new entries is never cut short, while a server that stops answering
+    (a partition during a failover) is given up after a few seconds rather than never.
+    """
+    read_timeout_s = settings.block_ms / 1000 + SOCKET_TIMEOUT_MARGIN_S
+    return connect_url(settings.redis_url, timeout_s=timeout_s, read_timeout_s=read_timeout_s)
 
 
-def connect_url(url: str, *, timeout_s: float = 5.0) -> redis.Redis:
+def connect_url(
+    url: str, *, timeout_s: float = 5.0, read_timeout_s: float | None = None
+) -> redis.Redis:
     try:
-        client = redis.Redis.from_url(
+        client = client_from_url(
             url,
             socket_connect_timeout=timeout_s,
+            socket_timeout=read_timeout_s,
             socket_keepalive=True,
             health_check_interval=30,
         )
         client.ping()
     except (redis.RedisError, ValueError, OSError) as e:
+        where = "through the Sentinels of" if is_sentinel_url(url) else "at"
         raise RedisUnavailableError(
-            f"cannot reach Redis at {mask_url(url)}: {e}. "
+            f"cannot reach Redis {where} {mask_url(url)}: {e}. "
             "Start a Redis server or set REDIS_URL to one that runs."
         ) from e
     return client
+
+
+def replica_of(client: redis.Redis) -> str | None:
+    """`host:port` of the primary when `client` talks to a read-only replica, else None:
+    mlmon writes on every command, so a replica is a configuration error to report."""
+    info = client.info("replication")
+    if info.get("role") != "slave":
+        return None
+    return f"{info.get('master_host')}:{info.get('master_port')}"

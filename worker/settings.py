@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from producer_sdk.connection import RedisUrlError, is_sentinel_url, parse_sentinel_url
 from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -363,8 +364,16 @@ def _check_timezone(value: str) -> None:
 
 def _check_redis_url(value: str) -> None:
     parts = urlsplit(value)
+    if is_sentinel_url(value):
+        try:
+            parse_sentinel_url(value)
+        except RedisUrlError as e:
+            raise ValueError(str(e)) from e
+        return
     if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError("must start with redis://, rediss:// or unix://")
+        raise ValueError(
+            "must start with redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://"
+        )
     try:
         parts.port  # noqa: B018  (parsing it is the check)
     except ValueError as e:

@@ -35,9 +35,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "spool": LazyCommand("worker.cli.dlq:spool", "The producer's local spool."),
     "retrain": LazyCommand("worker.cli.retraining:retrain", "Ask the gate for a retrain."),
     "models": LazyCommand("worker.cli.retraining:models", "List, show and roll back models."),
-    "rq-worker": LazyCommand(
-        "worker.cli.retraining:rq_worker", "Run an RQ worker for mlmon's queues."
-    ),
+    "rq-worker": LazyCommand("worker.cli.rq:rq_worker", "Run an RQ worker for mlmon's queues."),
     "baseline": LazyCommand("worker.cli.drift:baseline", "Set or show the drift baseline."),
     "exporter": LazyCommand("worker.cli.web:exporter", "Serve Prometheus metrics."),
     "dashboard": LazyCommand("worker.cli.web:dashboard", "Serve the web dashboard."),

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
-from worker.keys import RQ_QUEUE_KINDS, Keys
+from worker.keys import Keys
 from worker.retraining.gate import Trigger
 from worker.retraining.history import append_history
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry, RegistryError
@@ -100,36 +97,6 @@ def models_rollback(version: int | None) -> None:
     )
     append_history(settings, "rollback", {"from_version": current, "version": entry["version"]})
     click.echo(f"version {entry['version']} is live again (was {current}); sha256 verified")
-
-
-@click.command("rq-worker")
-@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-@click.option(
-    "--queue",
-    "queue_kind",
-    type=click.Choice(RQ_QUEUE_KINDS),
-    default="retraining",
-    show_default=True,
-    help="Which queue: <MLMON_PREFIX>-retraining or <MLMON_PREFIX>-alerts.",
-)
-def rq_worker(burst: bool, queue_kind: str) -> None:
-    """An RQ worker for one of mlmon's queues (JSON serializer; scikit-learn preloaded).
-
-    Its scheduler runs too (not in burst mode): failed jobs retry after an interval, and
-    RQ moves a job whose interval has passed back to its queue only in a worker that runs
-    the scheduler.
-    """
-    settings = settings_or_exit()
-    client = redis_or_exit(settings)
-    # imported here, not at the top: it preloads scikit-learn for the forked jobs, which
-    # every other command (`mlmon health` runs every few seconds) must not pay for
-    worker_class = importlib.import_module("worker.retraining.rq_support").PreloadWorker
-    queue = Queue(
-        Keys(settings.prefix).rq_queues[queue_kind], connection=client, serializer=JSONSerializer
-    )
-    worker_class([queue], connection=client, serializer=JSONSerializer).work(
-        burst=burst, with_scheduler=not burst
-    )
 
 
 def _number(value: Any) -> str:

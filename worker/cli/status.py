@@ -11,6 +11,7 @@ import click
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
 from worker.consumer.health import group_states, health_problems
 from worker.consumer.topology import known_names, parse_group_names
+from worker.redis_conn import replica_of
 from worker.status.snapshot import build_status
 from worker.status.text import render
 
@@ -85,6 +86,13 @@ def health(groups: str) -> None:
     problems = health_problems(
         group_states(client, settings, names), max_lag=settings.health_max_lag
     )
+    primary = replica_of(client)
+    if primary is not None:
+        problems.insert(
+            0,
+            f"redis: {settings.masked_redis_url()} is a read-only replica of "
+            f"{primary}; point REDIS_URL at the primary (or use redis+sentinel://)",
+        )
     for problem in problems:
         click.echo(problem)
     if problems:

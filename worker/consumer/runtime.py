@@ -37,7 +37,7 @@ from worker.settings import Settings
 
 log = get_logger(__name__)
 
-RECONNECT_BACKOFF_MAX_S = 30.0
+RECONNECT_BACKOFF_MAX_S = 2.0  # back within 2 s of Redis (or a new primary) answering
 DeadEntry = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, deliveries
 HEARTBEAT_TTL_FACTOR = 3  # a heartbeat outlives two missed beats
 

@@ -46,6 +46,8 @@ def producer_acl_rules(prefix: str) -> list[str]:
         "resetchannels",
         "-@all",
         "+xadd",
+        "+wait",  # `Publisher(replicas_to_ack=...)` waits for replicas
+        "+role",  # ... as many as are connected
         "+ping",
         "+hello",
     ]

@@ -66,12 +66,13 @@ def build_status(
             pipe.hgetall(key)
     pipe.lrange(keys.metrics_recent, 0, settings.recent_predictions - 1)
     pipe.xlen(keys.dead_stream)
+    pipe.info("replication")
     replies = iter(pipe.execute())
     counters = {
         name: [decode_counters(next(replies)) for _ in key_list]
         for name, key_list in hashes.items()
     }
-    recent_raw, dead_letters = next(replies), next(replies)
+    recent_raw, dead_letters, replication = next(replies), next(replies), next(replies)
 
     overall = summarize(counters["metrics_all"][0])
     window_counts = {
@@ -81,6 +82,7 @@ def build_status(
     return {
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
+        "redis": _redis_role(replication),
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
         "windows": {name: summarize(window) for name, window in window_counts.items()},
         "recent_predictions": [json.loads(line) for line in recent_raw],
@@ -114,3 +116,11 @@ def get_feedback_summary(client: redis.Redis, settings: Settings) -> dict[str, A
 
 def _feedback_days() -> int:
     return max(FEEDBACK_WINDOWS_DAYS.values())
+
+
+def _redis_role(replication: dict[str, Any]) -> dict[str, Any]:
+    """The server's role: a replica is read-only, and every mlmon write there fails."""
+    if replication.get("role") == "slave":
+        primary = f"{replication.get('master_host')}:{replication.get('master_port')}"
+        return {"role": "replica", "primary": primary, "read_only": True}
+    return {"role": "primary", "primary": None, "read_only": False}

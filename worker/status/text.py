@@ -26,6 +26,10 @@ def render(
     generated = datetime.fromisoformat(status["generated_at"]).astimezone(zone)
     lines += ["=" * WIDTH, "ML MONITORING DASHBOARD".center(WIDTH), "=" * WIDTH]
     lines += [f"Generated: {generated:%Y-%m-%d %H:%M:%S %Z}", "=" * WIDTH]
+    redis_role = status.get("redis") or {}
+    if redis_role.get("read_only"):
+        warning = f"Redis is a READ-ONLY REPLICA of {redis_role['primary']}: nothing can be written"
+        lines += [warning if plain else f"⚠️  {warning}", "=" * WIDTH]
 
     title("📊", "PREDICTION METRICS")
     lines += _metric_lines(status)

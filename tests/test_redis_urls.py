@@ -1,0 +1,68 @@
+"""Redis URLs: Sentinel URLs parsed, checked, and masked wherever they are shown."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from producer_sdk.connection import RedisUrlError, SentinelUrl, parse_sentinel_url
+from worker.settings import SettingsError, load_settings, mask_url
+
+
+def test_sentinel_url_parts() -> None:
+    parsed = parse_sentinel_url(
+        "rediss+sentinel://app:s%40cret@h1:26380,[::1]:26381,h3/mymaster/2"
+        "?sentinel_password=sp&sentinel_ssl=false&ssl_cert_reqs=required"
+    )
+    assert parsed == SentinelUrl(
+        sentinels=[("h1", 26380), ("::1", 26381), ("h3", 26379)],
+        service="mymaster",
+        db=2,
+        username="app",
+        password="s@cret",
+        ssl=True,
+        sentinel_username=None,
+        sentinel_password="sp",
+        sentinel_ssl=False,
+        options={"ssl_cert_reqs": "required"},
+    )
+    plain = parse_sentinel_url("redis+sentinel://h1/svc")
+    assert (plain.db, plain.ssl, plain.sentinel_ssl, plain.password) == (0, False, False, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("redis+sentinel:///svc", "no Sentinel host"),
+        ("redis+sentinel://h1:26379", "the path must be"),
+        ("redis+sentinel://h1:26379/svc/0/extra", "the path must be"),
+        ("redis+sentinel://h1:26379/svc/zero", "the database must be a number"),
+        ("redis+sentinel://h1:port/svc", "must be a number"),
+        ("redis+sentinel://h1:70000/svc", "from 1 to 65535"),
+    ],
+)
+def test_bad_sentinel_urls_say_what_is_wrong(url: str, why: str) -> None:
+    with pytest.raises(RedisUrlError, match=why):
+        parse_sentinel_url(url)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(REDIS_URL=url)
+    assert str(caught.value).startswith("REDIS_URL=") and why in str(caught.value)
+
+
+def test_settings_take_sentinel_urls_and_mask_their_passwords() -> None:
+    url = "redis+sentinel://app:hunter2@h1:26379,h2:26379/svc/0?sentinel_password=sp"
+    assert load_settings(REDIS_URL=url).redis_url == url
+    masked = mask_url(url)
+    assert "hunter2" not in masked and "sp" not in masked.split("?")[1]
+    assert masked == "redis+sentinel://app:***@h1:26379,h2:26379/svc/0?sentinel_password=***"
+
+
+@given(st.text(max_size=200))
+def test_any_text_after_the_scheme_parses_or_fails_with_redis_url_error(rest: str) -> None:
+    try:
+        parsed = parse_sentinel_url("redis+sentinel://" + rest)
+    except (RedisUrlError, ValueError):
+        return  # ValueError: what urllib itself refuses (e.g. an invalid IPv6 address)
+    assert parsed.sentinels and parsed.service
+    assert all(0 < port < 65_536 for _, port in parsed.sentinels)
