@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 
 from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
+from worker.market import MarketDays, MarketHolidays, MarketHours, MarketSchedule
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DURATION_PATTERN = r"^\d+(\.\d+)?[smhd]$"  # 30s, 5m, 4h, 1d
@@ -145,6 +146,13 @@ class Settings(BaseModel):
     alert_email_to: str | None = Field(
         None, validation_alias="ML_ALERT_EMAIL_TO", pattern=EMAIL_PATTERN
     )
+    market_hours: MarketHours = Field(None, validation_alias="ML_MARKET_HOURS", max_length=16)
+    market_days: MarketDays = Field("mon-fri", validation_alias="ML_MARKET_DAYS", max_length=64)
+    market_holidays: MarketHolidays = Field(None, validation_alias="ML_MARKET_HOLIDAYS")
+    dashboard_token: SecretStr | None = Field(
+        None, validation_alias="MLMON_DASHBOARD_TOKEN", min_length=16, max_length=512
+    )
+    dashboard_hosts: str | None = Field(None, validation_alias="MLMON_DASHBOARD_HOSTS")
     spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
     spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)
@@ -189,6 +197,10 @@ class Settings(BaseModel):
         "alert_smtp_user",
         "alert_smtp_password",
         "alert_email_to",
+        "market_hours",
+        "market_holidays",
+        "dashboard_token",
+        "dashboard_hosts",
         mode="before",
     )
     @classmethod
@@ -223,6 +235,13 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from e
         return value
+
+    @cached_property
+    def market(self) -> MarketSchedule:
+        """The sessions in which traffic is expected (ML_MARKET_HOURS, _DAYS, _HOLIDAYS)."""
+        return MarketSchedule.parse(
+            self.market_hours, self.market_days, self.market_holidays, zone=self.zone
+        )
 
     @field_validator("redis_url")
     @classmethod

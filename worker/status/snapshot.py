@@ -81,6 +81,7 @@ def build_status(
     return {
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
+        "market_open": settings.market.is_open(now),
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
         "windows": {name: summarize(window) for name, window in window_counts.items()},
         "recent_predictions": [json.loads(line) for line in recent_raw],
