@@ -98,7 +98,9 @@ def test_listening_beyond_loopback_needs_a_token(env: dict[str, str]) -> None:
     assert "MLMON_DASHBOARD_TOKEN" in line and "0.0.0.0" in line
 
 
-@pytest.mark.parametrize(("command", "path"), [("dashboard", "/api/status"), ("exporter", "/metrics")])
+@pytest.mark.parametrize(
+    ("command", "path"), [("dashboard", "/api/status"), ("exporter", "/metrics")]
+)
 def test_200_concurrent_requests_all_succeed(env: dict[str, str], command: str, path: str) -> None:
     start = threading.Barrier(CONCURRENT_CLIENTS)
 

@@ -152,7 +152,9 @@ class Settings(BaseModel):
     dashboard_token: SecretStr | None = Field(
         None, validation_alias="MLMON_DASHBOARD_TOKEN", min_length=16, max_length=512
     )
-    dashboard_hosts: str | None = Field(None, validation_alias="MLMON_DASHBOARD_HOSTS")
+    dashboard_hosts: str | None = Field(
+        None, validation_alias="MLMON_DASHBOARD_HOSTS", pattern=r"^[\w.:-]+( *, *[\w.:-]+)*$"
+    )
     spool_dir: Path | None = Field(None, validation_alias="MLMON_SPOOL_DIR")
     spool_max_mb: float = Field(64.0, validation_alias="MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)
     feedback_join_days: int = Field(90, validation_alias="ML_FEEDBACK_JOIN_DAYS", ge=1, le=3_650)

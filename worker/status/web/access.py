@@ -24,6 +24,7 @@ StartResponse = Callable[..., Any]
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 COOKIE = "mlmon_token"
+OPEN_PATHS = frozenset({"/healthz"})  # the container healthcheck: says "ok", nothing more
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104  (names, not a bind)
 
 
@@ -83,7 +84,7 @@ class AccessGuard:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if host_name(environ.get("HTTP_HOST", "")) not in self.hosts:
             return _refuse(start_response, "400 Bad Request", "this Host is not served")
-        if self.token is None:
+        if self.token is None or environ.get("PATH_INFO") in OPEN_PATHS:
             return self.app(environ, start_response)
         from_query = _first(parse_qs(environ.get("QUERY_STRING", "")).get("token"))
         candidates = [_bearer(environ), _cookie(environ), from_query]

@@ -6,6 +6,8 @@
     GET /api/timeseries        ?metric=predictions|ml_usage_rate|agreement_rate|
                                avg_ml_confidence|verdicts&window=1h|24h|7d
     GET /api/retraining        model lifecycle events and registry versions
+    GET /healthz               200 when Redis answers, else 503 (the container healthcheck;
+                               it reveals nothing, so it needs no token)
 
 Every asset comes from this app and the Content-Security-Policy allows no other origin,
 so the page works on a host without internet access and leaks nothing to a CDN. The
@@ -93,6 +95,7 @@ class DashboardApp:
             "/api/status": lambda _query: build_status(self.client, self.settings),
             "/api/timeseries": self._timeseries,
             "/api/retraining": lambda _query: retraining_timeline(self.client, self.settings),
+            "/healthz": lambda _query: {"ok": bool(self.client.ping())},
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
