@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -142,6 +143,11 @@ def test_two_exporters_one_prometheus_every_rule_healthy_each_alert_once(
         wait_until(scraped_twice_and_evaluated, 60, poll_s=0.5, what="two scraped exporters")
         rules = every_rule(base)
         alerts = prometheus_api(base, "/api/v1/alerts")["alerts"]
+        panels = {
+            (title, expr): query(base, expr)
+            for title, exprs in dashboard_queries()
+            for expr in exprs
+        }
 
     unhealthy = {rule["name"]: rule.get("lastError") for rule in rules if rule["health"] != "ok"}
     assert unhealthy == {}
@@ -159,6 +165,37 @@ def test_two_exporters_one_prometheus_every_rule_healthy_each_alert_once(
     assert names["MlmonNoPredictions"] == 1
     drift_checks = [a["labels"]["check"] for a in alerts if "Drift" in a["labels"]["alertname"]]
     assert drift_checks and len(drift_checks) == len(set(drift_checks))
+    # the Grafana queries: one value per label set, whatever the replicas
+    for panel, series in panels.items():
+        assert all("instance" not in s["metric"] for s in series), panel
+        label_sets = [json.dumps(s["metric"], sort_keys=True) for s in series]
+        assert len(label_sets) == len(set(label_sets)), panel
+    [total] = [series for (title, _), series in panels.items() if title == "Total predictions"]
+    assert [float(s["value"][1]) for s in total] == [300]
+
+
+def dashboard_queries() -> list[tuple[str, list[str]]]:
+    """(title, expressions) of every Grafana panel, its variables set as Grafana would:
+    the job, and every exporter (`All`)."""
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "mlmon-dashboard.json").read_text())
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert {"datasource", "job", "instance"} <= variables
+    return [
+        (
+            panel["title"],
+            [
+                t["expr"].replace("$job", "mlmon").replace("$instance", ".*")
+                for t in panel.get("targets", [])
+            ],
+        )
+        for panel in dashboard["panels"]
+    ]
+
+
+def query(base: str, expr: str) -> list[dict[str, Any]]:
+    path = "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    result: list[dict[str, Any]] = prometheus_api(base, path)["result"]
+    return result
 
 
 def every_rule(base: str) -> list[dict[str, Any]]:
