@@ -51,10 +51,13 @@ def test_with_a_token_set_a_request_without_it_is_refused(env: dict[str, str]) -
         assert headers["WWW-Authenticate"].startswith("Bearer")
         assert TOKEN.encode() not in body
         assert b"total_predictions" not in body
-    for accepted in ("bearer", "query", "cookie"):
+    for accepted in ("bearer", "cookie"):
         assert answers[accepted][0] == 200, accepted
     assert json.loads(answers["bearer"][2])["total_predictions"] == 0
-    cookie = answers["query"][1]["Set-Cookie"]
+    # the token in the address becomes a cookie, and the address loses it
+    code, headers, _ = answers["query"]
+    assert code == 303 and headers["Location"] == "/"
+    cookie = headers["Set-Cookie"]
     assert cookie.startswith(f"mlmon_token={TOKEN};") and "HttpOnly" in cookie
     assert "SameSite=Strict" in cookie
 

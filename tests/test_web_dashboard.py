@@ -359,3 +359,30 @@ def test_dead_letters_api(
     assert letter["reason"] and letter["dead_at"]
     assert letter["replay"] == f"mlmon dlq replay {letter['id']}"
     assert bad == [400, 400, 400]
+
+
+def test_a_browser_opening_the_token_link_gets_the_page_and_its_data(env: dict[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    token = "browser-test-token-0123456789abcdef"
+    with (
+        serving("dashboard", {**env, "MLMON_DASHBOARD_TOKEN": token}) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/?token={token}")
+            page.wait_for_function(
+                "() => Number(document.body.dataset.refreshes) >= 1", timeout=10_000
+            )
+            address = page.url
+            total = page.text_content("#total-predictions")
+            stranger = browser.new_page()
+            refused = stranger.goto(url + "/")
+            refused_code = refused.status if refused else None
+        finally:
+            browser.close()
+    assert address == url + "/", "the token left the address bar"
+    assert total == "0"
+    assert refused_code == 401

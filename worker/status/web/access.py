@@ -4,9 +4,9 @@ Every request is hostile until checked. The Host check comes first: a page on an
 site can make a browser resolve its own name to 127.0.0.1 (DNS rebinding) and read a
 dashboard that trusts "localhost only"; the browser still sends the attacker's name in
 `Host:`, which is refused. The token (MLMON_DASHBOARD_TOKEN) is taken from
-`Authorization: Bearer`, a `?token=` on the page's address (which then sets an HttpOnly
-cookie, so the page's own API calls carry it) or that cookie, and compared in constant
-time.
+`Authorization: Bearer`, a `?token=` on the address (answered with an HttpOnly cookie and
+a redirect to the bare page, so the page's own API calls carry the token and the address
+bar does not) or that cookie, and compared in constant time.
 """
 
 from __future__ import annotations
@@ -92,12 +92,18 @@ class AccessGuard:
             return _refuse(start_response, "401 Unauthorized", "a valid token is required")
         if from_query is None or not self._matches(from_query):
             return self.app(environ, start_response)
-
-        def with_cookie(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
-            cookie = f"{COOKIE}={from_query}; Path=/; HttpOnly; SameSite=Strict"
-            return start_response(status, [*headers, ("Set-Cookie", cookie)], *rest)
-
-        return self.app(environ, with_cookie)
+        # the token came in the address: keep it as a cookie and send the browser to the
+        # bare page, so that the token leaves the address bar and the history
+        start_response(
+            "303 See Other",
+            [
+                ("Location", "/"),
+                ("Set-Cookie", f"{COOKIE}={from_query}; Path=/; HttpOnly; SameSite=Strict"),
+                ("Content-Length", "0"),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [b""]
 
     def _matches(self, given: str | None) -> bool:
         return (
