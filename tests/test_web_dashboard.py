@@ -224,10 +224,13 @@ def test_dashboard_page_in_headless_chromium(
                 })""",
                 CHARTS,
             )
+            seen = what_a_person_sees(page)
+            dead_rows = page.locator("#dead-letters-table tbody tr").all_inner_texts()
+            alerts_head = page.locator("#alerts-table thead").inner_text()
             drift = page.text_content("#drift-message")
             severity = page.text_content("#drift-severity")
             versions = page.locator("#versions-table tbody tr").count()
-            screenshot = ROOT / "test-artifacts" / "dashboard.png"
+            screenshot = ROOT / "test-artifacts" / "dashboard-populated.png"
             screenshot.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
@@ -247,3 +250,139 @@ def test_dashboard_page_in_headless_chromium(
     assert (drift, severity) == ("drift detected", drift_status["severity"])
     assert versions == 3
     assert screenshot.stat().st_size > 10_000
+    assert seen == [], "what a person sees"
+    [dead_row] = dead_rows
+    assert "not JSON" in dead_row or "json" in dead_row.lower(), dead_row
+    assert "mlmon dlq replay " in dead_row and "predictions" in dead_row
+    assert "state" in alerts_head
+
+
+# what a person would notice on the page: a broken number or date, a label cut off
+SEEN_PROBLEMS_JS = """() => {
+    const problems = [];
+    const text = document.body.innerText + document.body.textContent;
+    for (const bad of ["NaN", "1970", "undefined", "Infinity", "null"]) {
+        if (text.includes(bad)) problems.push(`page text shows ${bad}`);
+    }
+    for (const label of document.querySelectorAll("text.time")) {
+        if (Number(label.dataset.t) < 10 * 365 * 86400) {
+            problems.push(`a time axis shows ${label.textContent} of 1970`);
+        }
+    }
+    for (const svg of document.querySelectorAll("svg.chart-svg")) {
+        const box = svg.getBoundingClientRect();
+        for (const label of svg.querySelectorAll("text")) {
+            const r = label.getBoundingClientRect();
+            if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1
+                || r.bottom > box.bottom + 1) {
+                problems.push(`${svg.parentElement.id}: "${label.textContent}" outside the chart`);
+            }
+        }
+        const labels = [...svg.querySelectorAll("text.ref-label")]
+            .map((t) => t.getBoundingClientRect());
+        labels.forEach((a, i) => labels.slice(i + 1).forEach((b) => {
+            if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+                problems.push(`${svg.parentElement.id}: reference labels overlap`);
+            }
+        }));
+        const ticks = [...svg.querySelectorAll("text.tick")].map((t) => t.textContent);
+        const axis = ticks.filter((t) => /^-?[0-9.]+%?$/.test(t));
+        if (new Set(axis).size !== axis.length) {
+            problems.push(`${svg.parentElement.id}: repeated axis ticks ${axis.join(",")}`);
+        }
+    }
+    for (const card of document.querySelectorAll(".card")) {
+        const box = card.getBoundingClientRect();
+        for (const child of card.children) {
+            const r = child.getBoundingClientRect();
+            if (r.right > box.right + 1 || r.bottom > box.bottom + 1) {
+                problems.push(`card ${card.innerText.split("\\n")[0]} overflows`);
+            }
+        }
+    }
+    return problems;
+}"""
+
+
+def what_a_person_sees(page: Any) -> list[str]:
+    problems: list[str] = page.evaluate(SEEN_PROBLEMS_JS)
+    return problems
+
+
+def test_empty_dashboard_in_headless_chromium(env: dict[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with serving("dashboard", env, "--refresh-s", "1") as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(url + "/")
+            page.wait_for_function(
+                "() => Number(document.body.dataset.refreshes) >= 1", timeout=10_000
+            )
+            seen = what_a_person_sees(page)
+            total = page.text_content("#total-predictions")
+            marks = page.evaluate(
+                "ids => ids.map(id => document.getElementById(id).dataset.marks)", CHARTS
+            )
+            notes = page.locator(".empty-note").count()
+            dead = page.text_content("#dead-letters-message")
+            screenshot = ROOT / "test-artifacts" / "dashboard-empty.png"
+            screenshot.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+
+    assert problems == []
+    assert seen == [], "what a person sees"
+    assert total == "0"
+    assert set(marks) == {"0"}, "nothing drawn on an empty deployment"
+    assert notes == len(CHARTS), "each empty chart says so"
+    assert dead == "no dead letters"
+    assert screenshot.stat().st_size > 10_000
+
+
+def test_dead_letters_api(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str]
+) -> None:
+    publish_known_events(publisher, client, settings)
+    assert run_mlmon("worker", "--burst", env=env).returncode == 0
+    with serving("dashboard", env) as url:
+        dead = api(url + "/api/deadletters")
+        bad = [get(f"{url}/api/deadletters?{q}")[0] for q in ("limit=0", "limit=x", "x=1")]
+    [letter] = dead["letters"]
+    assert dead["total"] == 1
+    assert letter["stream"] == f"{settings.prefix}:stream:predictions"
+    assert letter["reason"] and letter["dead_at"]
+    assert letter["replay"] == f"mlmon dlq replay {letter['id']}"
+    assert bad == [400, 400, 400]
+
+
+def test_a_browser_opening_the_token_link_gets_the_page_and_its_data(env: dict[str, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    token = "browser-test-token-0123456789abcdef"
+    with (
+        serving("dashboard", {**env, "MLMON_DASHBOARD_TOKEN": token}) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/?token={token}")
+            page.wait_for_function(
+                "() => Number(document.body.dataset.refreshes) >= 1", timeout=10_000
+            )
+            address = page.url
+            total = page.text_content("#total-predictions")
+            stranger = browser.new_page()
+            refused = stranger.goto(url + "/")
+            refused_code = refused.status if refused else None
+        finally:
+            browser.close()
+    assert address == url + "/", "the token left the address bar"
+    assert total == "0"
+    assert refused_code == 401

@@ -2,40 +2,66 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from producer_sdk.connection import client_from_url, is_sentinel_url
 from worker.settings import Settings, mask_url
 
 SOCKET_TIMEOUT_MARGIN_S = 5.0  # above the longest blocking read a consumer makes
+POOL_WAIT_S = 30  # longest a request thread waits for a pooled connection
 
 
 class RedisUnavailableError(Exception):
     """Redis could not be reached; the message is one line naming the (masked) URL."""
 
 
-def connect(settings: Settings, *, timeout_s: float = 5.0) -> redis.Redis:
+def connect(
+    settings: Settings, *, timeout_s: float = 5.0, shared_by_threads: int | None = None
+) -> redis.Redis:
     """A client for `settings.redis_url`, checked with PING.
 
     Its socket timeout stays above the consumers' blocking read (`MLMON_BLOCK_MS`), so a
     read waiting for new entries is never cut short, while a server that stops answering
     (a partition during a failover) is given up after a few seconds rather than never.
+
+    shared_by_threads: for a server with a thread per request, the number of connections
+    its threads share; a thread beyond them waits for one (redis-py's default pool raises
+    "Too many connections" past 100 instead, failing requests under a burst).
     """
     read_timeout_s = settings.block_ms / 1000 + SOCKET_TIMEOUT_MARGIN_S
-    return connect_url(settings.redis_url, timeout_s=timeout_s, read_timeout_s=read_timeout_s)
+    return connect_url(
+        settings.redis_url,
+        timeout_s=timeout_s,
+        read_timeout_s=read_timeout_s,
+        shared_by_threads=shared_by_threads,
+    )
 
 
 def connect_url(
-    url: str, *, timeout_s: float = 5.0, read_timeout_s: float | None = None
+    url: str,
+    *,
+    timeout_s: float = 5.0,
+    read_timeout_s: float | None = None,
+    shared_by_threads: int | None = None,
 ) -> redis.Redis:
+    options: dict[str, Any] = {
+        "socket_connect_timeout": timeout_s,
+        "socket_timeout": read_timeout_s,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+    }
     try:
-        client = client_from_url(
-            url,
-            socket_connect_timeout=timeout_s,
-            socket_timeout=read_timeout_s,
-            socket_keepalive=True,
-            health_check_interval=30,
-        )
+        if shared_by_threads is None or is_sentinel_url(url):
+            # Sentinel's pool follows the primary; it caps at `max_connections` without waiting
+            limit = {} if shared_by_threads is None else {"max_connections": 4 * shared_by_threads}
+            client = client_from_url(url, **options, **limit)
+        else:
+            pool = redis.BlockingConnectionPool.from_url(
+                url, max_connections=shared_by_threads, timeout=POOL_WAIT_S, **options
+            )
+            client = redis.Redis(connection_pool=pool)
         client.ping()
     except (redis.RedisError, ValueError, OSError) as e:
         where = "through the Sentinels of" if is_sentinel_url(url) else "at"

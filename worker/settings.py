@@ -24,6 +24,7 @@ import msgspec
 
 from producer_sdk.connection import RedisUrlError, is_sentinel_url, parse_sentinel_url
 from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
+from worker.market import MarketSchedule, parse_days, parse_holidays, parse_hours
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DURATION_PATTERN = r"^\d+(\.\d+)?[smhd]$"  # 30s, 5m, 4h, 1d
@@ -66,12 +67,14 @@ class Secret:
         return hash(self._value)
 
 
-def env(name: str, *, secret_max_chars: int | None = None, **constraints: Any) -> msgspec.Meta:
+def env(
+    name: str, *, secret_chars: tuple[int, int] | None = None, **constraints: Any
+) -> msgspec.Meta:
     """A field's environment variable and its constraints (msgspec's `Meta`); a `Secret`
-    field's length cap goes in `secret_max_chars` (msgspec constrains only its own types)."""
+    field's (min, max) length goes in `secret_chars` (msgspec constrains only its own types)."""
     extra: dict[str, Any] = {"env": name}
-    if secret_max_chars is not None:
-        extra["secret_max_chars"] = secret_max_chars
+    if secret_chars is not None:
+        extra["secret_chars"] = secret_chars
     return msgspec.Meta(extra=extra, **constraints)
 
 
@@ -134,13 +137,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         | None
     ) = None
     alert_webhook_secret: (
-        Annotated[Secret, env("ML_ALERT_WEBHOOK_SECRET", secret_max_chars=512)] | None
+        Annotated[Secret, env("ML_ALERT_WEBHOOK_SECRET", secret_chars=(1, 512))] | None
     ) = None
     alert_slack_webhook_url: (
-        Annotated[Secret, env("ML_ALERT_SLACK_WEBHOOK_URL", secret_max_chars=2_000)] | None
+        Annotated[Secret, env("ML_ALERT_SLACK_WEBHOOK_URL", secret_chars=(1, 2_000))] | None
     ) = None
     alert_telegram_token: (
-        Annotated[Secret, env("ML_ALERT_TELEGRAM_TOKEN", secret_max_chars=512)] | None
+        Annotated[Secret, env("ML_ALERT_TELEGRAM_TOKEN", secret_chars=(1, 512))] | None
     ) = None
     alert_telegram_chat_id: (
         Annotated[str, env("ML_ALERT_TELEGRAM_CHAT_ID", max_length=128)] | None
@@ -152,13 +155,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     alert_smtp_port: Annotated[int, env("ML_ALERT_SMTP_PORT", ge=1, le=65_535)] = 587
     alert_smtp_user: Annotated[str, env("ML_ALERT_SMTP_USER", max_length=255)] | None = None
     alert_smtp_password: (
-        Annotated[Secret, env("ML_ALERT_SMTP_PASSWORD", secret_max_chars=512)] | None
+        Annotated[Secret, env("ML_ALERT_SMTP_PASSWORD", secret_chars=(1, 512))] | None
     ) = None
     alert_smtp_starttls: Annotated[bool, env("ML_ALERT_SMTP_STARTTLS")] = True
     alert_email_from: Annotated[str, env("ML_ALERT_EMAIL_FROM", pattern=EMAIL_PATTERN)] = (
         "mlmon@localhost"
     )
     alert_email_to: Annotated[str, env("ML_ALERT_EMAIL_TO", pattern=EMAIL_PATTERN)] | None = None
+    market_hours: Annotated[str, env("ML_MARKET_HOURS", max_length=16)] | None = None
+    market_days: Annotated[str, env("ML_MARKET_DAYS", max_length=64)] = "mon-fri"
+    market_holidays: Annotated[str, env("ML_MARKET_HOLIDAYS", max_length=10_000)] | None = None
+    dashboard_token: (
+        Annotated[Secret, env("MLMON_DASHBOARD_TOKEN", secret_chars=(16, 512))] | None
+    ) = None
+    dashboard_hosts: (
+        Annotated[str, env("MLMON_DASHBOARD_HOSTS", pattern=r"^[\w.:-]+( *, *[\w.:-]+)*$")] | None
+    ) = None
     spool_dir: Annotated[Path, env("MLMON_SPOOL_DIR")] | None = None
     spool_max_mb: Annotated[float, env("MLMON_SPOOL_MAX_MB", gt=0, le=1_000_000)] = 64.0
     feedback_join_days: Annotated[int, env("ML_FEEDBACK_JOIN_DAYS", ge=1, le=3650)] = 90
@@ -192,6 +204,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def market(self) -> MarketSchedule:
+        """The sessions in which traffic is expected (ML_MARKET_HOURS, _DAYS, _HOLIDAYS)."""
+        return MarketSchedule.parse(
+            self.market_hours, self.market_days, self.market_holidays, zone=self.zone
+        )
 
     @property
     def alert_for_s(self) -> float:
@@ -300,10 +319,11 @@ def load_settings(**overrides: object) -> Settings:
                 check(value)
         except ValueError as e:
             raise SettingsError(_line(field, given, str(e))) from e
-    for field, max_chars in SECRET_MAX_CHARS.items():
+    for field, (min_chars, max_chars) in SECRET_CHARS.items():
         secret = getattr(settings, field)
-        if secret is not None and len(secret.get_secret_value()) > max_chars:
-            raise SettingsError(_line(field, given, f"longer than {max_chars} characters"))
+        if secret is not None and not min_chars <= len(secret.get_secret_value()) <= max_chars:
+            message = f"must be {min_chars} to {max_chars} characters long"
+            raise SettingsError(_line(field, given, message))
     return settings
 
 
@@ -395,13 +415,16 @@ def _check_http_secret(value: Secret) -> None:
         raise ValueError("must be an http(s) URL")
 
 
-FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
+FIELD_CHECKS: dict[str, Callable[[Any], object]] = {  # each raises ValueError
     "timezone": _check_timezone,
     "redis_url": _check_redis_url,
     "home": _check_folder,
     "spool_dir": _check_folder,
     "log_level": _check_log_level,
     "alert_slack_webhook_url": _check_http_secret,
+    "market_hours": parse_hours,
+    "market_days": parse_days,
+    "market_holidays": parse_holidays,
 }
 
 
@@ -445,9 +468,9 @@ BOOL_FIELDS = frozenset(
     for field, hint in _HINTS.items()
     if bool in (hint, *typing.get_args(hint)) or getattr(hint, "__origin__", None) is bool
 )
-SECRET_MAX_CHARS: dict[str, int] = {
-    field: int(meta.extra["secret_max_chars"])  # type: ignore[index]
+SECRET_CHARS: dict[str, tuple[int, int]] = {
+    field: meta.extra["secret_chars"]  # type: ignore[index]
     for field, meta in _METAS.items()
-    if "secret_max_chars" in (meta.extra or {})
+    if "secret_chars" in (meta.extra or {})
 }
 SECRET_FIELDS = frozenset(field for field, hint in _HINTS.items() if "Secret" in repr(hint))

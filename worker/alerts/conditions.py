@@ -13,7 +13,8 @@ DRIFT_SEVERITY = {DriftStatus.WARN: Severity.WARN, DriftStatus.CRITICAL: Severit
 def conditions_of(
     status: dict[str, Any], *, last_dead_letters: int, max_lag: int
 ) -> list[Condition]:
-    """Drift checks and targets, dead letters growing, consumer lag, missing heartbeats."""
+    """Drift checks and targets, no predictions while the market is open, dead letters
+    growing, consumer lag, missing heartbeats."""
     conditions = []
     drift = status.get("drift") or {}
     for name, check in (drift.get("checks") or {}).items():
@@ -27,6 +28,16 @@ def conditions_of(
         conditions.append(
             Condition(label, active, DRIFT_SEVERITY.get(state, Severity.WARN), summary)
         )
+    last_hour = int(status["windows"]["1h"]["total_predictions"])
+    conditions.append(
+        Condition(
+            "no_predictions",
+            # outside market hours (ML_MARKET_HOURS) silence is the normal state
+            active=bool(status.get("market_open", True)) and last_hour == 0,
+            severity=Severity.WARN,
+            summary="no prediction counted in the last hour while the market is open",
+        )
+    )
     dead = int(status.get("dead_letters", 0))
     conditions.append(
         Condition(

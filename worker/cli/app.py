@@ -39,6 +39,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "baseline": LazyCommand("worker.cli.drift:baseline", "Set or show the drift baseline."),
     "exporter": LazyCommand("worker.cli.web:exporter", "Serve Prometheus metrics."),
     "dashboard": LazyCommand("worker.cli.web:dashboard", "Serve the web dashboard."),
+    "probe": LazyCommand("worker.cli.probe:probe", "Exit 0 when a URL answers 2xx."),
 }
 
 

@@ -35,8 +35,8 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def redis_or_exit(settings: Settings) -> redis.Redis:
+def redis_or_exit(settings: Settings, *, shared_by_threads: int | None = None) -> redis.Redis:
     try:
-        return connect(settings)
+        return connect(settings, shared_by_threads=shared_by_threads)
     except RedisUnavailableError as e:
         fail(str(e), EXIT_UNAVAILABLE)

@@ -6,8 +6,11 @@ should pay for.
 
 from __future__ import annotations
 
+import socket
+
 import click
-from rq import Queue
+from redis import Redis
+from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from worker.cli.common import redis_or_exit, settings_or_exit
@@ -25,7 +28,12 @@ from worker.retraining.rq_support import PreloadWorker
     show_default=True,
     help="Which queue: <MLMON_PREFIX>-retraining or <MLMON_PREFIX>-alerts.",
 )
-def rq_worker(burst: bool, queue_kind: str) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Run nothing: exit 0 when an RQ worker of this host serves the queue (a healthcheck).",
+)
+def rq_worker(burst: bool, queue_kind: str, check: bool) -> None:
     """An RQ worker for one of mlmon's queues (JSON serializer; scikit-learn preloaded).
 
     Its scheduler runs too (not in burst mode): failed jobs retry after an interval, and
@@ -34,9 +42,22 @@ def rq_worker(burst: bool, queue_kind: str) -> None:
     """
     settings = settings_or_exit()
     client = redis_or_exit(settings)
-    queue = Queue(
-        Keys(settings.prefix).rq_queues[queue_kind], connection=client, serializer=JSONSerializer
-    )
+    queue_name = Keys(settings.prefix).rq_queues[queue_kind]
+    if check:
+        _check_rq_worker(client, queue_name)
+        return
+    queue = Queue(queue_name, connection=client, serializer=JSONSerializer)
     PreloadWorker([queue], connection=client, serializer=JSONSerializer).work(
         burst=burst, with_scheduler=not burst
     )
+
+
+def _check_rq_worker(client: Redis, queue_name: str) -> None:
+    """RQ registers every worker with a heartbeat TTL: one of this host on the queue is live."""
+    host = socket.gethostname()
+    queue = Queue(queue_name, connection=client, serializer=JSONSerializer)
+    mine = [w for w in Worker.all(queue=queue) if w.hostname == host]
+    if not mine:
+        click.echo(f"no RQ worker of {host} serves {queue_name}")
+        raise SystemExit(1)
+    click.echo(f"ok: {', '.join(w.name for w in mine)} serves {queue_name}")

@@ -1,4 +1,5 @@
-"""The processes of one mlmon deployment: the set docker-compose.yml runs, as commands.
+"""The processes of one mlmon deployment: the set docker-compose.yml runs (a service each,
+beside the exporter and the dashboard), as commands.
 
 `mlmon up` runs one `mlmon worker` per consumer group rather than one worker with every
 group: a worker's groups are threads sharing one interpreter lock, separate processes use
@@ -9,7 +10,7 @@ its predecessor left pending.
 The RQ workers run as `mlmon rq-worker --queue <kind>`, not as RQ's own `rq worker`: the
 child reads REDIS_URL from its environment, so a password never shows in the process list
 (`rq worker --url` would put it there), and the queue name follows MLMON_PREFIX. Both use
-`worker.retraining.rq_support.PreloadWorker`, as the compose file's `rq worker` commands do.
+`worker.retraining.rq_support.PreloadWorker`; the compose file runs the same commands.
 
 The periodic checks need no process of their own: the retrain group runs its scheduled
 retraining check between batches.

@@ -76,6 +76,11 @@ def status_families(status: Mapping[str, Any], timeline: Mapping[str, Any]) -> I
     yield from _retraining_families(status["retraining"], timeline)
     yield from _consumer_families(status["consumer_groups"])
     yield _gauge("mlmon_dead_letters", "Entries in the dead-letter stream.", status["dead_letters"])
+    yield _gauge(
+        "mlmon_market_open",
+        "1 while the market is in session (ML_MARKET_HOURS, _DAYS, _HOLIDAYS), else 0.",
+        int(status["market_open"]),
+    )
 
 
 def _prediction_families(status: Mapping[str, Any]) -> Iterator[Metric]:

@@ -83,6 +83,7 @@ def build_status(
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
         "redis": _redis_role(replication),
+        "market_open": settings.market.is_open(now),
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
         "windows": {name: summarize(window) for name, window in window_counts.items()},
         "recent_predictions": [json.loads(line) for line in recent_raw],

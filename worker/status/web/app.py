@@ -6,6 +6,10 @@
     GET /api/timeseries        ?metric=predictions|ml_usage_rate|agreement_rate|
                                avg_ml_confidence|verdicts&window=1h|24h|7d
     GET /api/retraining        model lifecycle events and registry versions
+    GET /api/deadletters       ?limit=1..200: the newest dead letters (reason, stream, group,
+                               time, deliveries) with the command that replays each
+    GET /healthz               200 when Redis answers, else 503 (the container healthcheck;
+                               it reveals nothing, so it needs no token)
 
 Every asset comes from this app and the Content-Security-Policy allows no other origin,
 so the page works on a host without internet access and leaks nothing to a CDN. The
@@ -23,6 +27,8 @@ from urllib.parse import parse_qs
 
 import redis
 
+from worker.consumer.deadletters import DeadLetters
+from worker.keys import Keys
 from worker.log import get_logger
 from worker.retraining.timeline import retraining_timeline
 from worker.settings import Settings
@@ -31,6 +37,8 @@ from worker.status.web.timeseries import BadParameterError, timeseries
 
 log = get_logger(__name__)
 
+DEAD_LETTERS_SHOWN = 20
+MAX_DEAD_LETTERS = 200
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 ApiHandler = Callable[[dict[str, list[str]]], Any]
 CONTENT_TYPES = {
@@ -93,6 +101,8 @@ class DashboardApp:
             "/api/status": lambda _query: build_status(self.client, self.settings),
             "/api/timeseries": self._timeseries,
             "/api/retraining": lambda _query: retraining_timeline(self.client, self.settings),
+            "/api/deadletters": self._dead_letters,
+            "/healthz": lambda _query: {"ok": bool(self.client.ping())},
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -141,6 +151,31 @@ class DashboardApp:
             metric=query["metric"][-1],
             window=query.get("window", ["24h"])[-1],
         )
+
+    def _dead_letters(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        unknown = sorted(set(query) - {"limit"})
+        if unknown:
+            raise BadParameterError(f"unknown parameter(s) {', '.join(unknown)}")
+        text = query.get("limit", [str(DEAD_LETTERS_SHOWN)])[-1]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_DEAD_LETTERS:
+            raise BadParameterError(f"limit must be a whole number from 1 to {MAX_DEAD_LETTERS}")
+        letters = DeadLetters(self.client, self.settings).newest(limit=int(text))
+        return {
+            "total": int(self.client.xlen(Keys(self.settings.prefix).dead_stream)),
+            "letters": [
+                {
+                    "id": letter.letter_id,
+                    "dead_at": letter.fields.get("dead_at"),
+                    "stream": letter.stream,
+                    "group": letter.fields.get("group"),
+                    "reason": letter.fields.get("reason"),
+                    "deliveries": letter.fields.get("deliveries"),
+                    "replayed_as": letter.replayed_as,
+                    "replay": f"mlmon dlq replay {letter.letter_id}",
+                }
+                for letter in letters
+            ],
+        }
 
     def _static(self, name: str) -> Response:
         body = self.static.get(name)

@@ -1,8 +1,10 @@
 """Serving a WSGI app from the standard library until SIGTERM or Ctrl+C.
 
-`wsgiref` with one thread per request is enough for a dashboard and a scrape endpoint:
-each request is one short Redis round trip, and no web framework has to be installed
-next to the workers.
+`wsgiref` with one daemon thread per request is enough for a dashboard and a scrape
+endpoint: each request is one short Redis round trip, and no web framework has to be
+installed next to the workers. What it lacks by default is a listen backlog: 5 pending
+connections, so a burst of clients (a few dashboards, Prometheus replicas) got refused
+or timed out; the server here queues 1024.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
     """One daemon thread per request, so a slow client cannot block a scrape."""
 
     daemon_threads = True
+    request_queue_size = 1024  # listen() backlog; the kernel caps it at net.core.somaxconn
 
 
 class ThreadingServer6(ThreadingServer):

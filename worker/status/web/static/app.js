@@ -1,7 +1,7 @@
 // The mlmon dashboard page: fetches the JSON API every few seconds and redraws.
 // Everything it writes goes through textContent: tickers and alert texts are data.
 
-import { groupedBarChart, lineChart, timeBarChart, timelineChart } from "./charts.js";
+import { groupedBarChart, lineChart, ticks, timeBarChart, timelineChart } from "./charts.js";
 
 const ZONE = document.body.dataset.timezone || "UTC";
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 5000;
@@ -38,9 +38,8 @@ const LIFECYCLE_LANES = {
 
 const $ = (id) => document.getElementById(id);
 
-function wholePercent(value) {
-  return `${Math.round(value * 100)}%`;
-}
+const PERCENT_TICKS = ticks({ scale: 100, suffix: "%" });
+const COUNT_TICKS = ticks();
 
 function percent(value) {
   return value === null || value === undefined ? "n/a" : `${(value * 100).toFixed(1)}%`;
@@ -113,6 +112,24 @@ function fillFacts(id, facts) {
   }
 }
 
+function stateBadge(state) {
+  return { text: state ?? "n/a", cls: `badge state-${state === "firing" ? "firing" : "resolved"}` };
+}
+
+function renderDeadLetters(dead) {
+  setText(
+    "dead-letters-message",
+    dead.total ? `${dead.total} in the dead-letter stream; the newest ${dead.letters.length}:` : "no dead letters",
+  );
+  fillTable(
+    "dead-letters-table",
+    dead.letters.map((d) => [
+      showTime(d.dead_at), d.stream, d.group, d.reason, d.deliveries,
+      d.replayed_as ? `replayed as ${d.replayed_as}` : { text: d.replay, cls: "command" },
+    ]),
+  );
+}
+
 function badge(status) {
   return { text: status, cls: `badge sev-${String(status).replace(" ", "-")}` };
 }
@@ -147,12 +164,16 @@ function renderMetrics(status) {
       return { ...source, values: VERDICTS.map((v) => distribution[kind][v] ?? 0) };
     }),
     format: (v) => number(Math.round(v)),
+    tickFormat: COUNT_TICKS,
+    integer: true,
     label: "verdict distribution",
   });
   groupedBarChart($("chart-histogram"), {
     categories: status.confidence_histogram.map((_, i) => `.${i}`),
     series: [{ name: "ML", cls: "s-ml", values: status.confidence_histogram }],
     format: (v) => number(Math.round(v)),
+    tickFormat: COUNT_TICKS,
+    integer: true,
     label: "ML confidence histogram",
   });
 }
@@ -188,7 +209,10 @@ function renderAlerts(alerts) {
     "alerts-message",
     `${recent.length ? `${recent.length} recent` : "no recent alerts"}; failed deliveries: ${alerts.failed_deliveries ?? "n/a"}`,
   );
-  fillTable("alerts-table", recent.map((a) => [showTime(a.ts), a.name, badge(a.severity), a.summary]));
+  fillTable(
+    "alerts-table",
+    recent.map((a) => [showTime(a.ts), a.name, badge(a.severity), stateBadge(a.status), a.summary]),
+  );
 }
 
 function renderRetraining(retraining, timeline) {
@@ -255,7 +279,7 @@ function renderFeedback(feedback) {
     categories,
     series: SOURCES.map((s) => ({ ...s, values: periods.map(([, p]) => p.by_source[s.key].accuracy) })),
     format: percent,
-    tickFormat: wholePercent,
+    tickFormat: PERCENT_TICKS,
     fixedMax: 1,
     label: "accuracy by source",
   });
@@ -263,6 +287,7 @@ function renderFeedback(feedback) {
     categories,
     series: SOURCES.map((s) => ({ ...s, values: periods.map(([, p]) => p.by_source[s.key].bullish_pnl_pct_mean) })),
     format: (v) => `${number(v, 1)}%`,
+    tickFormat: ticks({ suffix: "%" }),
     label: "mean pnl of bullish calls by source",
   });
 }
@@ -305,7 +330,7 @@ function renderSeries(status, series) {
       bucketS,
       timeFormat,
       format: percent,
-      tickFormat: wholePercent,
+      tickFormat: PERCENT_TICKS,
       fixedMax: 1,
       label: chart.label,
       refs: [
@@ -319,9 +344,10 @@ function renderSeries(status, series) {
 async function refresh() {
   const window = $("window").value;
   const metrics = ["predictions", ...RATE_CHARTS.map((c) => c.metric)];
-  const [status, timeline, ...seriesList] = await Promise.all([
+  const [status, timeline, dead, ...seriesList] = await Promise.all([
     getJson("/api/status"),
     getJson("/api/retraining"),
+    getJson("/api/deadletters?limit=20"),
     ...metrics.map((m) => getJson(`/api/timeseries?metric=${m}&window=${window}`)),
   ]);
   const series = Object.fromEntries(metrics.map((m, i) => [m, seriesList[i]]));
@@ -333,6 +359,7 @@ async function refresh() {
   renderFeedback(status.feedback);
   renderGroups(status.consumer_groups);
   renderRecent(status.recent_predictions);
+  renderDeadLetters(dead);
 }
 
 let timer = null;

@@ -9,6 +9,7 @@ const HEIGHT = 220;
 const MARGIN = { top: 14, right: 84, bottom: 28, left: 60 };
 const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
 const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
+const LABEL_H = 13; // the height of one line of label text
 
 function el(tag, attrs, parent) {
   const node = document.createElementNS(NS, tag);
@@ -52,33 +53,71 @@ function finish(figure, svg, marks) {
   }
 }
 
-function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * power >= value) return step * power;
+// A step of 1, 2, 2.5 or 5 times a power of ten, at least `raw`; whole for counts.
+function niceStep(raw, integer) {
+  if (!(raw > 0)) return integer ? 1 : 0.25;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  for (const factor of [1, 2, 2.5, 5, 10]) {
+    const step = factor * power;
+    if (integer && !Number.isInteger(step)) continue;
+    if (step >= raw * (1 - 1e-9)) return step;
   }
   return 10 * power;
 }
 
-function yAxis(svg, min, max, format) {
+// The axis of values in [lo, hi]: whole steps from min to max, about four of them.
+function axisRange(lo, hi, { integer = false, fixedMax = null } = {}) {
+  if (fixedMax !== null && fixedMax !== undefined) {
+    return { min: 0, max: fixedMax, step: niceStep(fixedMax / 4, integer) };
+  }
+  const step = niceStep((Math.max(hi, 0) - Math.min(lo, 0)) / 4, integer);
+  const min = Math.min(0, Math.floor(lo / step) * step);
+  const max = Math.max(0, Math.ceil(hi / step) * step);
+  return { min, max: max > min ? max : step, step };
+}
+
+// Decimals needed to write `step` exactly: 0.25 -> 2, 2.5 -> 1, 5 -> 0.
+function decimalsOf(step) {
+  for (let digits = 0; digits < 8; digits += 1) {
+    const scaled = step * 10 ** digits;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6) return digits;
+  }
+  return 8;
+}
+
+// A tick label writer: value * scale with the decimals its step needs, and a suffix.
+export function ticks({ scale = 1, suffix = "" } = {}) {
+  return (value, step) => {
+    const text = (value * scale).toFixed(decimalsOf(step * scale));
+    return `${text === "-0" ? "0" : text}${suffix}`;
+  };
+}
+
+function yAxis(svg, { min, max, step }, tickFormat) {
   const scale = (v) => MARGIN.top + PLOT_H - ((v - min) / (max - min)) * PLOT_H;
-  const ticks = 4;
-  for (let i = 0; i <= ticks; i += 1) {
-    const value = min + ((max - min) * i) / ticks;
+  const count = Math.round((max - min) / step);
+  for (let i = 0; i <= count; i += 1) {
+    const value = min + step * i;
     const y = scale(value);
     el("line", { x1: MARGIN.left, x2: MARGIN.left + PLOT_W, y1: y, y2: y, class: "grid" }, svg);
-    text(svg, MARGIN.left - 6, y + 4, format(value), { class: "tick", "text-anchor": "end" });
+    text(svg, MARGIN.left - 6, y + 4, tickFormat(value, step), { class: "tick", "text-anchor": "end" });
   }
   return scale;
 }
 
+// Reference lines (target, baseline) with their labels inside the plot, right-aligned
+// above their line; a label that would overlap the one above moves down.
 function refLines(svg, refs, scaleY, min, max) {
-  for (const ref of refs || []) {
-    if (ref.value === null || ref.value === undefined || ref.value < min || ref.value > max) continue;
-    const y = scaleY(ref.value);
-    el("line", { x1: MARGIN.left, x2: MARGIN.left + PLOT_W, y1: y, y2: y, class: `ref ${ref.kind}` }, svg);
-    text(svg, MARGIN.left + PLOT_W + 4, y + 4, ref.label, { class: `ref-label ${ref.kind}` });
+  const shown = (refs || [])
+    .filter((ref) => ref.value !== null && ref.value !== undefined && ref.value >= min && ref.value <= max)
+    .map((ref) => ({ ...ref, y: scaleY(ref.value) }))
+    .sort((a, b) => a.y - b.y);
+  let lastLabelY = -Infinity;
+  for (const ref of shown) {
+    el("line", { x1: MARGIN.left, x2: MARGIN.left + PLOT_W, y1: ref.y, y2: ref.y, class: `ref ${ref.kind}` }, svg);
+    const labelY = Math.min(Math.max(ref.y - 4, MARGIN.top + 10, lastLabelY + LABEL_H), MARGIN.top + PLOT_H - 2);
+    text(svg, MARGIN.left + PLOT_W - 4, labelY, ref.label, { class: `ref-label ${ref.kind}`, "text-anchor": "end" });
+    lastLabelY = labelY;
   }
 }
 
@@ -86,8 +125,9 @@ function refLines(svg, refs, scaleY, min, max) {
 export function lineChart(figure, { points, bucketS, format, tickFormat, timeFormat, refs, label, fixedMax }) {
   const svg = newSvg(figure, label);
   const values = points.map((p) => p.v).filter((v) => v !== null && v !== undefined);
-  const max = fixedMax ?? niceMax(Math.max(0, ...values));
-  const scaleY = yAxis(svg, 0, max, tickFormat || format);
+  const range = axisRange(0, Math.max(0, ...values), { fixedMax });
+  const { max } = range;
+  const scaleY = yAxis(svg, range, tickFormat);
   const start = points.length ? points[0].t : 0;
   const end = points.length ? points[points.length - 1].t + bucketS : 1;
   const scaleX = (t) => MARGIN.left + ((t - start) / (end - start || 1)) * PLOT_W;
@@ -115,8 +155,8 @@ export function lineChart(figure, { points, bucketS, format, tickFormat, timeFor
 // bars over time: points [{t, v}]
 export function timeBarChart(figure, { points, bucketS, format, timeFormat, label }) {
   const svg = newSvg(figure, label);
-  const max = niceMax(Math.max(0, ...points.map((p) => p.v || 0)));
-  const scaleY = yAxis(svg, 0, max, format);
+  const range = axisRange(0, Math.max(0, ...points.map((p) => p.v || 0)), { integer: true });
+  const scaleY = yAxis(svg, range, ticks());
   const start = points.length ? points[0].t : 0;
   const end = points.length ? points[points.length - 1].t + bucketS : 1;
   const scaleX = (t) => MARGIN.left + ((t - start) / (end - start || 1)) * PLOT_W;
@@ -139,23 +179,25 @@ export function timeBarChart(figure, { points, bucketS, format, timeFormat, labe
   finish(figure, svg, marks);
 }
 
-function timeAxis(svg, start, end, timeFormat, ticks = 5) {
+// The time axis; without a span of time (nothing to show) it has no labels, rather
+// than the dates of the Unix epoch.
+function timeAxis(svg, start, end, timeFormat, count = 5) {
   const y = MARGIN.top + PLOT_H;
   el("line", { x1: MARGIN.left, x2: MARGIN.left + PLOT_W, y1: y, y2: y, class: "axis" }, svg);
-  for (let i = 0; i <= ticks; i += 1) {
-    const t = start + ((end - start) * i) / ticks;
-    const x = MARGIN.left + (PLOT_W * i) / ticks;
-    text(svg, x, y + 16, timeFormat(t), { class: "tick", "text-anchor": "middle" });
+  if (!(start > 0 && end > start)) return;
+  for (let i = 0; i <= count; i += 1) {
+    const t = start + ((end - start) * i) / count;
+    const x = MARGIN.left + (PLOT_W * i) / count;
+    text(svg, x, y + 16, timeFormat(t), { class: "tick time", "data-t": t, "text-anchor": "middle" });
   }
 }
 
 // categories: ["buy", ...]; series: [{name, cls, values: [number|null per category]}]
-export function groupedBarChart(figure, { categories, series, format, tickFormat, label, fixedMax }) {
+export function groupedBarChart(figure, { categories, series, format, tickFormat, label, fixedMax, integer }) {
   const svg = newSvg(figure, label);
   const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
-  const min = Math.min(0, ...values) < 0 ? -niceMax(-Math.min(...values)) : 0;
-  const max = fixedMax ?? niceMax(Math.max(0, ...values));
-  const scaleY = yAxis(svg, min, max, tickFormat || format);
+  const range = axisRange(Math.min(0, ...values), Math.max(0, ...values), { fixedMax, integer });
+  const scaleY = yAxis(svg, range, tickFormat);
   const groupW = PLOT_W / Math.max(categories.length, 1);
   const barW = (groupW * 0.8) / Math.max(series.length, 1);
   const zero = scaleY(0);
