@@ -59,9 +59,8 @@ class MetricsHandler:
             [d.entry_id for d in deliveries], detector_delta=self.settings.ph_delta
         )
         all_time = effects.hash_ref(self.keys.metrics_all)
-        recent_from = len(deliveries) - self.settings.recent_predictions
         versions: set[str] = set()
-        for position, delivery in enumerate(deliveries):
+        for delivery in deliveries:
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
             hashes = [all_time]
@@ -81,11 +80,9 @@ class MetricsHandler:
                 event.event_id,
                 hashes=hashes,
                 ones=counter_fields(event),
-                amounts=None
-                if confidence is None
-                else {"ml_confidence_sum_micro": round(confidence * 1_000_000)},
-                # older ones would be trimmed off the recent list at once
-                recent=recent_line(event) if position >= recent_from else None,
+                amounts=None if confidence is None else confidence_amounts(confidence),
+                # every event's line: only the Lua step knows which are new, not duplicates
+                recent=recent_line(event),
                 detector_value=confidence,
             )
         self.effects.apply(self.keys.stream(stream), effects)
@@ -129,6 +126,14 @@ class MetricsHandler:
                 self._key_memo[(length_s, start_s)] = key
             buckets.append((key, ttl_s))
         return buckets
+
+
+def confidence_amounts(confidence: float) -> dict[str, int]:
+    """The confidence sums a prediction adds, in millionths (integers add exactly)."""
+    return {
+        "ml_confidence_sum_micro": round(confidence * 1_000_000),
+        "ml_confidence_sq_sum_micro": round(confidence * confidence * 1_000_000),
+    }
 
 
 def recent_line(event: Prediction) -> str:
