@@ -1,6 +1,6 @@
 """False-alarm rates and detection power of the drift checks, on seeded streams.
 
-    python benchmarks/drift_calibration.py [--scale 1.0] [--out benchmarks/drift_calibration.json]
+    python -m benchmarks.drift_calibration [--scale 1.0] [--out benchmarks/drift_calibration.json]
 
 Runs the checks' own code (`worker.drift.checks.run_checks` with `DriftConfig()`, the
 settings' defaults) on the counters of generated streams (`benchmarks.drift_streams`);
@@ -71,7 +71,11 @@ PH_BASELINE, PH_EVENTS, PH_TRIALS = 2_000, 3_000, 400
 
 
 def trial(
-    rng: np.random.Generator, sizes: tuple[int, int], shift: Shift, config: DriftConfig, delta: float
+    rng: np.random.Generator,
+    sizes: tuple[int, int],
+    shift: Shift,
+    config: DriftConfig,
+    delta: float,
 ) -> dict[str, Any]:
     """One baseline and one window through the checks."""
     baseline, _ = counters(rng, sizes[0])
@@ -100,7 +104,9 @@ def rates(
         for name, check in drift_checks.items():
             warn_by_check[name] += check["status"] in ("warn", "critical")
             critical_by_check[name] += check["status"] == "critical"
-    names = [n for n in trial(rng, (100, 100), STABLE, config, delta)["checks"] if "target" not in n]
+    names = [
+        n for n in trial(rng, (100, 100), STABLE, config, delta)["checks"] if "target" not in n
+    ]
     return {
         "baseline_events": sizes[0],
         "window_events": sizes[1],
@@ -169,10 +175,12 @@ def calibrate(scale: float, seed: int = 20_261_129, progress: bool = True) -> di
             say(f"{shift.name} {sizes[0]:,} + {sizes[1]:,}: {power[-1]['drift_detected']:.1%}")
     delays = []
     for drop in PH_SHIFTS:
-        delays.append(page_hinkley_delays(rng, drop, max(1, round(PH_TRIALS * scale)), config, delta))
+        delays.append(
+            page_hinkley_delays(rng, drop, max(1, round(PH_TRIALS * scale)), config, delta)
+        )
         say(f"page_hinkley {drop:+.2f}: warn median {delays[-1]['warn_median']}")
     return {
-        "command": f"python benchmarks/drift_calibration.py --scale {scale:g}",
+        "command": f"python -m benchmarks.drift_calibration --scale {scale:g}",
         "seed": seed,
         "stream": "confidence N(0.82, 0.07) clipped; verdicts 20/30/30/20 %; ML used 90 %; "
         "agreement 75 %",

@@ -9,10 +9,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from helpers import run_mlmon
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import chi2, chi2_contingency, norm
@@ -166,7 +166,9 @@ def test_a_trivial_change_at_a_large_volume_is_not_drift_however_significant() -
     assert chi["value"] < P_CRITICAL and chi["effect"] == pytest.approx(0.01)
     assert chi["status"] == "ok" and report["checks"]["verdict_psi"]["status"] == "ok"
     # ten points moved is drift, and the row shows the p-value beside the p-value threshold
-    moved = run_checks(baseline, verdict_counters([0.2, 0.4, 0.2, 0.2], 100_000), None, DriftConfig())
+    moved = run_checks(
+        baseline, verdict_counters([0.2, 0.4, 0.2, 0.2], 100_000), None, DriftConfig()
+    )
     chi = moved["checks"]["verdict_chi_square"]
     assert chi["status"] == "critical" and moved["drift_detected"]
     assert chi["measure"] == "p_value"

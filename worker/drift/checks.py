@@ -76,7 +76,9 @@ def _p_fields(p_value: float | None) -> dict[str, Any]:
     return {"p_value": p_value, "p_threshold": P_WARN, "p_critical_threshold": P_CRITICAL}
 
 
-def _insufficient(measure: str, threshold: float, critical: float, comparison: str) -> dict:
+def _insufficient(
+    measure: str, threshold: float, critical: float, comparison: str
+) -> dict[str, Any]:
     return {
         "status": INSUFFICIENT,
         "measure": measure,
@@ -198,7 +200,9 @@ def _psi_check(baseline_counts: Sequence[int], window_counts: Sequence[int]) -> 
     }
 
 
-def _chi_square_check(baseline_counts: Sequence[int], window_counts: Sequence[int]) -> dict:
+def _chi_square_check(
+    baseline_counts: Sequence[int], window_counts: Sequence[int]
+) -> dict[str, Any]:
     statistic, df, p_value = chi_square_two_sample(baseline_counts, window_counts)
     effect = total_variation(baseline_counts, window_counts)
     return {

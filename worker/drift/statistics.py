@@ -40,9 +40,7 @@ def normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _shared_columns(
-    first: Sequence[float], second: Sequence[float]
-) -> list[tuple[float, float]]:
+def _shared_columns(first: Sequence[float], second: Sequence[float]) -> list[tuple[float, float]]:
     """The bins with a count in either sample: a bin empty in both says nothing."""
     return [(a, b) for a, b in zip(first, second, strict=True) if a + b > 0]
 
