@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2, chi2_contingency, norm
 
 from producer_sdk import Prediction, Publisher
+from worker.alerts.conditions import check_summary
 from worker.drift import page_hinkley
 from worker.drift.checks import P_CRITICAL, VERDICTS, DriftConfig, run_checks
 from worker.drift.statistics import (
@@ -174,6 +175,18 @@ def test_a_trivial_change_at_a_large_volume_is_not_drift_however_significant() -
     assert chi["measure"] == "p_value"
     assert chi["threshold"] == 0.001 and chi["value"] < chi["critical_threshold"]
     assert chi["statistic"] > 100 and chi["effect"] == pytest.approx(0.1)
+
+
+def test_alert_summaries_show_each_check_against_its_own_threshold() -> None:
+    baseline = verdict_counters([0.2, 0.3, 0.3, 0.2], 2_000)
+    moved = run_checks(baseline, verdict_counters([0.2, 0.4, 0.2, 0.2], 2_000), None, DriftConfig())
+    chi, psi_row = moved["checks"]["verdict_chi_square"], moved["checks"]["verdict_psi"]
+    summary = check_summary("verdict_chi_square", chi)
+    assert summary.startswith(f"verdict_chi_square: p_value {chi['value']:.1e} (warn < 0.001,")
+    assert "total_variation 0.100" in summary
+    assert check_summary("verdict_psi", psi_row).startswith(
+        f"verdict_psi: psi {psi_row['value']:.3f} (warn >= 0.100, critical >= 0.250)"
+    )
 
 
 def test_an_empty_window_is_insufficient_data_not_an_error() -> None:

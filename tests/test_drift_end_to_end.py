@@ -17,7 +17,10 @@ from benchmarks.drift_streams import AGREED, STABLE, Shift, confidences
 from producer_sdk import Prediction, Publisher
 from worker.drift.checks import VERDICTS
 from worker.drift.report import detect_drift
-from worker.settings import load_settings
+from worker.retraining.timeline import retraining_timeline
+from worker.settings import Settings, load_settings
+from worker.status.exporter import status_families
+from worker.status.snapshot import build_status
 
 ALARMS = ("warn", "critical")
 
@@ -112,7 +115,7 @@ def baseline_set(env: dict[str, str]) -> None:
 
 
 def test_a_shift_after_the_baseline_is_set_is_detected(
-    publisher: Publisher, drift_env: dict[str, str]
+    publisher: Publisher, client: redis.Redis, settings: Settings, drift_env: dict[str, str]
 ) -> None:
     rng = np.random.default_rng(1)
     publisher.publish_many(predictions(rng, 2_000, hours_ago=2))
@@ -125,6 +128,26 @@ def test_a_shift_after_the_baseline_is_set_is_detected(
     assert drift["checks"]["confidence_psi"]["status"] in ALARMS
     assert drift["checks"]["page_hinkley"]["status"] in ALARMS
     assert drift["checks"]["page_hinkley"]["direction"] == "down"
+    # the text shows each check's own quantity beside its thresholds
+    text = run_mlmon("status", env=drift_env).stdout.splitlines()
+    row = next(line.split() for line in text if line.startswith("page_hinkley "))
+    assert row[:2] == ["page_hinkley", "score"] and row[3:7] == [">", "5.000", ">", "10.000"]
+    assert any(line.strip().startswith("running mean 0.8") for line in text)
+    assert any(line.startswith("Window 1h: 60 UTC minute buckets") for line in text)
+    # and Prometheus has the same quantity, beside the same thresholds
+    one_hour = settings.model_copy(update={"drift_window": "1h"})
+    families = status_families(
+        build_status(client, one_hour), retraining_timeline(client, one_hour)
+    )
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples
+    }
+    psi_row = drift["checks"]["confidence_psi"]
+    labels = (("check", "confidence_psi"), ("measure", "psi"))
+    assert samples[("mlmon_drift_check_value", labels)] == pytest.approx(psi_row["value"])
+    for level, value in (("warn", 0.1), ("critical", 0.25)):
+        key = ("mlmon_drift_check_threshold", (("check", "confidence_psi"), ("level", level)))
+        assert samples[key] == value
 
 
 def test_a_shift_before_the_baseline_is_set_is_still_detected(

@@ -225,11 +225,12 @@ def _check_detail(check: dict[str, Any]) -> str:
     if check.get("baseline") is not None:
         parts.append(f"baseline {_number(check['baseline'])} now {_number(check['current'])}")
     if check.get("p_value") is not None and check.get("measure") != "p_value":
-        parts.append(f"p {_number(check['p_value'])} (< {_number(check['p_threshold'])})")
+        threshold = _number(check["p_threshold"])
+        parts.append(f"p {_number(check['p_value'])} (drift needs < {threshold})")
     if check.get("effect") is not None:
         parts.append(
             f"{check['effect_measure']} {_number(check['effect'])} "
-            f"(>= {_number(check['effect_threshold'])})"
+            f"(drift needs >= {_number(check['effect_threshold'])})"
         )
     if check.get("statistic") is not None:
         parts.append(f"chi2 {check['statistic']:.1f} df {check['df']}")

@@ -171,8 +171,8 @@ function limit(check, value) {
 function checkDetail(c) {
   const parts = [];
   if (c.baseline !== null && c.baseline !== undefined) parts.push(`baseline ${checkNumber(c.baseline)}, now ${checkNumber(c.current)}`);
-  if (c.p_value !== null && c.p_value !== undefined && c.measure !== "p_value") parts.push(`p ${checkNumber(c.p_value)} (< ${checkNumber(c.p_threshold)})`);
-  if (c.effect !== null && c.effect !== undefined) parts.push(`${c.effect_measure} ${checkNumber(c.effect)} (>= ${checkNumber(c.effect_threshold)})`);
+  if (c.p_value !== null && c.p_value !== undefined && c.measure !== "p_value") parts.push(`p ${checkNumber(c.p_value)} (drift needs < ${checkNumber(c.p_threshold)})`);
+  if (c.effect !== null && c.effect !== undefined) parts.push(`${c.effect_measure} ${checkNumber(c.effect)} (drift needs >= ${checkNumber(c.effect_threshold)})`);
   if (c.statistic !== null && c.statistic !== undefined) parts.push(`chi2 ${c.statistic.toFixed(1)}, df ${c.df}`);
   if (c.reference_mean !== null && c.reference_mean !== undefined) parts.push(`running mean ${checkNumber(c.reference_mean)}, ${c.events} events, ${c.direction}`);
   return parts.join("; ");
