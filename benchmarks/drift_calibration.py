@@ -204,10 +204,10 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for row in result["stable"]:
         worst = max(row["checks"].items(), key=lambda item: item[1]["warn"])
+        worst_text = f"`{worst[0]}` {percent(worst[1]['warn'])}" if worst[1]["warn"] else "none"
         lines.append(
             f"| {row['baseline_events']:,} + {row['window_events']:,} | {row['trials']:,} | "
-            f"{percent(row['drift_detected'])} | {percent(row['critical'])} | "
-            f"`{worst[0]}` {percent(worst[1]['warn'])} |"
+            f"{percent(row['drift_detected'])} | {percent(row['critical'])} | {worst_text} |"
         )
     lines += ["", "| shift | baseline + window events | trials | detected (warn) | critical |"]
     lines.append("|---|---|---|---|---|")

@@ -90,16 +90,25 @@ def _distribution_lines(counts: dict[str, int]) -> list[str]:
 
 def _window_lines(status: dict[str, Any]) -> list[str]:
     header = f"{'window':<8}{'predictions':>12}{'ML usage':>11}{'agreement':>11}{'avg conf':>10}"
-    lines = [header]
+    lines = [header + "  covers"]
     rows = [("all", status), *status["windows"].items()]
     for name, metrics in rows:
         lines.append(
             f"{name:<8}{metrics['total_predictions']:>12}"
             f"{_percent(metrics['ml_usage_rate']):>11}"
             f"{_percent(metrics['agreement_rate']):>11}"
-            f"{_percent(metrics['avg_ml_confidence']):>10}"
+            f"{_percent(metrics['avg_ml_confidence']):>10}  {_covers(metrics.get('covers'))}"
         )
     return lines
+
+
+def _covers(covers: dict[str, Any] | None) -> str:
+    """A window is whole UTC buckets up to now: say how long that is at this moment."""
+    if not covers:
+        return "all time"
+    minutes = covers["seconds"] / 60
+    span = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    return f"{span} ({covers['buckets']} {covers['bucket']} buckets)"
 
 
 def _recent_lines(recent: list[dict[str, Any]], *, zone: tzinfo, plain: bool) -> list[str]:
