@@ -60,7 +60,8 @@ class MetricsHandler:
         )
         all_time = effects.hash_ref(self.keys.metrics_all)
         versions: set[str] = set()
-        for delivery in deliveries:
+        recent = self._recent_positions(deliveries)
+        for position, delivery in enumerate(deliveries):
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
             hashes = [all_time]
@@ -81,14 +82,36 @@ class MetricsHandler:
                 hashes=hashes,
                 ones=counter_fields(event),
                 amounts=None if confidence is None else confidence_amounts(confidence),
-                # every event's line: only the Lua step knows which are new, not duplicates
-                recent=recent_line(event),
+                recent=recent_line(event) if position in recent else None,
                 detector_value=confidence,
             )
         self.effects.apply(self.keys.stream(stream), effects)
         if versions:
             self._maybe_set_baseline(versions)
         return []
+
+    def _recent_positions(self, deliveries: Sequence[Delivery]) -> set[int]:
+        """The newest `MLMON_RECENT_PREDICTIONS` events of the batch that are new: not
+        marked yet, and the first of their id in it. Only they need a recent line (the
+        list keeps no more), and a batch ending with re-published duplicates must not
+        leave its new events out. The Lua step still pushes only the events it applies.
+        """
+        cap = self.settings.recent_predictions
+        first: dict[str, int] = {}
+        for position, delivery in enumerate(deliveries):
+            first.setdefault(delivery.event.event_id, position)
+        newest_first = list(reversed(first.values()))
+        chosen: list[int] = []
+        checked = 0
+        while len(chosen) < cap and checked < len(newest_first):
+            # usually one read of `cap` marks; a run of duplicates doubles the next read
+            chunk = newest_first[checked : checked + max(cap - len(chosen), checked)]
+            marks = self.client.mget(
+                [self.keys.dedup(self.group, deliveries[p].event.event_id) for p in chunk]
+            )
+            chosen += [p for p, mark in zip(chunk, marks, strict=True) if mark is None]
+            checked += len(chunk)
+        return set(chosen[:cap])
 
     def _maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it

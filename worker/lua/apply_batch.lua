@@ -9,7 +9,8 @@
 -- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
 --   events: [{id, h, f, n, r, p}], ph_delta}
 --   h: indices into hashes; f: fields to add 1 to; n: {field: integer to add};
---   r: a line for the recent list (the newest `cap` of the applied events are kept);
+--   r: a line for the recent list (sent for the newest new events; the newest `cap`
+--      of those applied are kept);
 --   p: a value for the Page-Hinkley change detector, fed in event order
 local function call_chunked(command, key, first, items, from)
   -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
