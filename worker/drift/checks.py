@@ -9,7 +9,8 @@ baseline is a sample too, so a drift check alarms only when the change is both
 significant (a two-sample test, p below `P_WARN` / `P_CRITICAL`) and large enough to
 matter (an effect size past its threshold): at a few hundred events noise would alarm
 without the test, and at a hundred thousand a trivial change would be "significant"
-without the effect size. The thresholds come from `benchmarks/drift_calibration.py`.
+without the effect size. `benchmarks/drift_calibration.py` measures the false-alarm rates
+and detection power these thresholds give.
 
 Every row carries `measure` and `value`, the quantity its `threshold` and
 `critical_threshold` apply to (`comparison` says which side alarms), and the other
@@ -100,14 +101,18 @@ def confidence_moments(counters: Mapping[str, int]) -> tuple[int, float, float] 
     if squares is not None:
         return n, mean, max(0.0, squares / 1_000_000 / n - mean * mean) * n / max(n - 1, 1)
     histogram = distributions(counters)[1]
-    binned = sum(c for c in histogram) or 1
+    binned = sum(histogram) or 1
     centres = [(i + 0.5) / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS)]
     spread = sum(c * (x - mean) ** 2 for c, x in zip(histogram, centres, strict=True))
     return n, mean, spread / binned
 
 
 def _drop_check(
-    name: str, base: Mapping[str, Any] | None, now: Mapping[str, Any], threshold: float, p: Any
+    name: str,
+    base: Mapping[str, Any] | None,
+    now: Mapping[str, Any],
+    threshold: float,
+    p: float | None,
 ) -> dict[str, Any]:
     baseline = base[name] if base else None
     current = now[name]
@@ -115,7 +120,7 @@ def _drop_check(
         row = _insufficient("drop", threshold, 2 * threshold, ">")
         return row | {"baseline": baseline, "current": current, "delta": None}
     drop = baseline - current
-    effect = _above(drop, threshold, 2 * threshold) if drop > threshold else OK
+    effect = CRITICAL if drop > 2 * threshold else WARN if drop > threshold else OK
     return {
         "status": _both(effect, _significance(p)),
         "measure": "drop",
@@ -247,7 +252,6 @@ def run_checks(
         checks["confidence_psi"] = _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
         checks["verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
     checks["page_hinkley"] = page_hinkley.check(page_hinkley_state, config.ph_lambda)
-    checks["page_hinkley"]["comparison"] = ">"
     for name, key, target in (
         ("target_ml_usage", "ml_usage_rate", config.target_usage),
         ("target_agreement", "agreement_rate", config.target_agreement),

@@ -62,6 +62,7 @@ def check(state: Mapping[str, float] | None, threshold: float) -> dict[str, Any]
         "measure": "score",
         "threshold": threshold,
         "critical_threshold": 2 * threshold,
+        "comparison": ">",
     }
     if not state or not state.get("n"):
         return {"status": DriftStatus.INSUFFICIENT, "value": None, **row}
