@@ -123,7 +123,13 @@ def test_a_shift_after_the_baseline_is_set_is_detected(
     baseline_set(drift_env)
     publisher.publish_many(predictions(rng, 500, hours_ago=0, shift=Shift("d", confidence=-0.1)))
     burst(drift_env)
-    drift = status_json(drift_env)["drift"]
+    status = status_json(drift_env)
+    drift = status["drift"]
+    # the 1 h window is the 60 UTC minute buckets up to now: 59 to 60 minutes
+    covers = drift["window_covers"]
+    assert (covers["buckets"], covers["bucket"]) == (60, "minute")
+    assert 59 * 60 <= covers["seconds"] <= 60 * 60 and covers == status["windows"]["1h"]["covers"]
+    assert status["windows"]["24h"]["covers"]["buckets"] == 24
     assert drift["drift_detected"]
     assert drift["checks"]["confidence_psi"]["status"] in ALARMS
     assert drift["checks"]["page_hinkley"]["status"] in ALARMS

@@ -232,6 +232,11 @@ def test_dashboard_page_in_headless_chromium(
             )
             drift = page.text_content("#drift-message")
             severity = page.text_content("#drift-severity")
+            drift_window = page.text_content("#drift-window")
+            drift_rows = page.evaluate(
+                """() => [...document.querySelectorAll('#drift-table tbody tr')]
+                    .map(row => [...row.cells].map(cell => cell.textContent))"""
+            )
             versions = page.locator("#versions-table tbody tr").count()
             screenshot = ROOT / "test-artifacts" / "dashboard.png"
             screenshot.parent.mkdir(exist_ok=True)
@@ -251,5 +256,15 @@ def test_dashboard_page_in_headless_chromium(
     drift_status = status_json(env)["drift"]
     assert drift_status["available"] and drift_status["drift_detected"], drift_status
     assert (drift, severity) == ("drift detected", drift_status["severity"])
+    # each check beside its own thresholds: a p-value against a p-value threshold
+    rows = {row[0]: row for row in drift_rows}
+    assert {name: row[2] for name, row in rows.items()} == {
+        name: check["measure"] for name, check in drift_status["checks"].items()
+    }
+    assert rows["verdict_chi_square"][4:6] == ["< 0.001", "< 1.0e-4"]
+    assert rows["page_hinkley"][4:6] == ["> 5.000", "> 10.000"]
+    assert drift_window is not None and drift_window.startswith(
+        f"window {drift_status['window']}: "
+    )
     assert versions == 3
     assert screenshot.stat().st_size > 10_000
