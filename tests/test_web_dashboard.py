@@ -233,6 +233,10 @@ def test_dashboard_page_in_headless_chromium(
             drift = page.text_content("#drift-message")
             severity = page.text_content("#drift-severity")
             drift_window = page.text_content("#drift-window")
+            covers = page.evaluate(
+                """() => [...document.querySelectorAll('#windows-table tbody tr')]
+                    .map(row => row.cells[row.cells.length - 1].textContent)"""
+            )
             drift_rows = page.evaluate(
                 """() => [...document.querySelectorAll('#drift-table tbody tr')]
                     .map(row => [...row.cells].map(cell => cell.textContent))"""
@@ -263,6 +267,9 @@ def test_dashboard_page_in_headless_chromium(
     }
     assert rows["verdict_chi_square"][4:6] == ["< 0.001", "< 1.0e-4"]
     assert rows["page_hinkley"][4:6] == ["> 5.000", "> 10.000"]
+    # what each window covers: whole UTC buckets up to now, 59 to 60 minutes for 1 h
+    assert covers[0].split(":")[0] in {"59 min", "60 min"}
+    assert all(" buckets from " in text for text in covers) and len(covers) == 3
     assert drift_window is not None and drift_window.startswith(
         f"window {drift_status['window']}: "
     )

@@ -230,7 +230,7 @@ def _number(value: float | None) -> str:
 
 def _check_detail(check: dict[str, Any]) -> str:
     """The figures beside the one the thresholds apply to."""
-    parts = []
+    parts = [check["reason"]] if check.get("reason") else []
     if check.get("baseline") is not None:
         parts.append(f"baseline {_number(check['baseline'])} now {_number(check['current'])}")
     if check.get("p_value") is not None and check.get("measure") != "p_value":

@@ -136,7 +136,7 @@ function renderMetrics(status) {
     "windows-table",
     Object.entries(status.windows).map(([name, w]) => [
       name, w.total_predictions, percent(w.ml_usage_rate), percent(w.agreement_rate),
-      percent(w.disagreement_rate), percent(w.avg_ml_confidence),
+      percent(w.disagreement_rate), percent(w.avg_ml_confidence), windowCovers(w.covers),
     ]),
   );
   const distribution = status.verdict_distribution;
@@ -157,6 +157,14 @@ function renderMetrics(status) {
   });
 }
 
+// a window is whole UTC buckets up to now, so it is a little shorter than its name
+function windowCovers(covers) {
+  if (!covers) return "n/a";
+  const minutes = covers.seconds / 60;
+  const span = minutes < 120 ? `${Math.round(minutes)} min` : `${(minutes / 60).toFixed(1)} h`;
+  return `${span}: ${covers.buckets} ${covers.bucket} buckets from ${showTime(covers.from)}`;
+}
+
 // p-values run to 1e-12: small figures in scientific notation, not as 0.000
 function checkNumber(value) {
   if (value === null || value === undefined) return "n/a";
@@ -169,7 +177,7 @@ function limit(check, value) {
 
 // the figures beside the one the thresholds apply to
 function checkDetail(c) {
-  const parts = [];
+  const parts = c.reason ? [c.reason] : [];
   if (c.baseline !== null && c.baseline !== undefined) parts.push(`baseline ${checkNumber(c.baseline)}, now ${checkNumber(c.current)}`);
   if (c.p_value !== null && c.p_value !== undefined && c.measure !== "p_value") parts.push(`p ${checkNumber(c.p_value)} (drift needs < ${checkNumber(c.p_threshold)})`);
   if (c.effect !== null && c.effect !== undefined) parts.push(`${c.effect_measure} ${checkNumber(c.effect)} (drift needs >= ${checkNumber(c.effect_threshold)})`);
@@ -193,7 +201,7 @@ function renderDrift(drift) {
   const covers = drift.window_covers;
   setText(
     "drift-window",
-    covers ? `window ${drift.window}: ${covers.buckets} UTC ${covers.bucket} buckets, from ${covers.from} to now` : "",
+    covers ? `window ${drift.window}: ${covers.buckets} UTC ${covers.bucket} buckets, from ${showTime(covers.from)} to now` : "",
   );
   fillTable(
     "drift-table",
