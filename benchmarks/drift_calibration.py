@@ -210,6 +210,16 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['baseline_events']:,} + {row['window_events']:,} | {row['trials']:,} | "
             f"{percent(row['drift_detected'])} | {percent(row['critical'])} | {worst_text} |"
         )
+    lines += ["", "| check | highest warn-or-worse rate (sizes) | highest critical rate (sizes) |"]
+    lines.append("|---|---|---|")
+    for name in result["stable"][0]["checks"]:
+        cells = []
+        for level in ("warn", "critical"):
+            row = max(result["stable"], key=lambda r: r["checks"][name][level])
+            rate = row["checks"][name][level]
+            sizes = f"{row['baseline_events']:,} + {row['window_events']:,}"
+            cells.append(f"{percent(rate)} ({sizes})" if rate else "0 at every size")
+        lines.append(f"| `{name}` | {cells[0]} | {cells[1]} |")
     lines += ["", "| shift | baseline + window events | trials | detected (warn) | critical |"]
     lines.append("|---|---|---|---|---|")
     for row in result["power"]:
