@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint run bench clean
+.PHONY: demo test lint run bench calibrate clean
 
 demo: $(STAMP) ## Run the service on synthetic traffic and show the dashboard
 	$(BIN)/mlmon demo
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 bench: $(STAMP) ## Benchmarks against a private redis-server; writes benchmarks/results.json
 	$(BIN)/python benchmarks/run.py
+
+calibrate: $(STAMP) ## False-alarm rates and detection power of the drift checks; writes benchmarks/drift_calibration.json
+	$(BIN)/python -m benchmarks.drift_calibration
 
 run: $(STAMP) ## Run every consumer group and RQ worker, supervised, until interrupted
 	$(BIN)/mlmon up

@@ -184,9 +184,10 @@ def expected_metrics(predictions: list[Prediction]) -> dict[str, Any]:
     return {
         "total_predictions": total,
         "ml_usage_rate": sum(p.verdict_source is VerdictSource.ML for p in predictions) / total,
-        "agreement_rate": agreed / len(with_ml),
-        "disagreement_rate": (len(with_ml) - agreed) / len(with_ml),
-        "avg_ml_confidence": sum(confidences) / len(confidences),
+        # nothing to divide is None, as in `mlmon status`, not a division by zero
+        "agreement_rate": agreed / len(with_ml) if with_ml else None,
+        "disagreement_rate": (len(with_ml) - agreed) / len(with_ml) if with_ml else None,
+        "avg_ml_confidence": sum(confidences) / len(confidences) if confidences else None,
         "verdict_distribution": {
             "final": _counts(p.final_verdict.value for p in predictions),
             "ml": _counts(p.ml_verdict.value for p in with_ml if p.ml_verdict),

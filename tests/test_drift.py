@@ -9,14 +9,28 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from helpers import run_mlmon
-from scipy.stats import chi2
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import chi2, chi2_contingency, norm
 
 from producer_sdk import Prediction, Publisher
-from worker.drift.checks import DriftConfig, chi_square, page_hinkley_reference, psi, run_checks
-from worker.settings import Settings
+from worker.alerts.conditions import check_summary
+from worker.drift import page_hinkley
+from worker.drift.checks import P_CRITICAL, VERDICTS, DriftConfig, run_checks
+from worker.drift.statistics import (
+    MIN_EXPECTED,
+    chi2_sf,
+    chi_square_two_sample,
+    mean_drop_p,
+    merge_sparse,
+    proportion_drop_p,
+    psi,
+)
+from worker.settings import FIELD_DEFAULTS, Settings
 
 SHIFT_AT = 600
 DELTA, LAMBDA = 0.01, 5.0
@@ -57,32 +71,129 @@ def predictions_from(confidences: list[float], *, version: str, seed: int) -> li
 
 
 def test_psi_equals_the_direct_formula() -> None:
-    expected, actual = [120, 80, 0, 40], [60, 100, 30, 10]
-    e = [(c + 0.5) / (sum(expected) + 2) for c in expected]
-    a = [(c + 0.5) / (sum(actual) + 2) for c in actual]
-    assert psi(expected, actual) == pytest.approx(
+    baseline, window = [120, 80, 0, 40], [60, 100, 30, 10]
+    pooled = [(b + w) / 440 for b, w in zip(baseline, window, strict=True)]
+    e = [(c + 2 * q) / (240 + 2) for c, q in zip(baseline, pooled, strict=True)]
+    a = [(c + 2 * q) / (200 + 2) for c, q in zip(window, pooled, strict=True)]
+    assert psi(baseline, window) == pytest.approx(
         sum((x - y) * math.log(x / y) for x, y in zip(a, e, strict=True))
     )
-    assert psi(expected, expected) == pytest.approx(0.0)
+    # a bin empty in both samples is left out
+    assert psi([*baseline, 0], [*window, 0]) == pytest.approx(psi(baseline, window))
 
 
-def test_chi_square_equals_scipy() -> None:
-    expected, actual = [300, 200, 150, 350], [80, 70, 20, 130]
-    statistic, p_value = chi_square(expected, actual)
-    proportions = [(c + 0.5) / (sum(expected) + 2) for c in expected]
-    reference = sum(
-        (o - p * sum(actual)) ** 2 / (p * sum(actual))
-        for o, p in zip(actual, proportions, strict=True)
+def test_psi_of_the_same_proportions_is_zero_whatever_the_sample_sizes() -> None:
+    assert psi([225, 135, 90, 0], [45, 27, 18, 0]) == pytest.approx(0.0, abs=1e-12)
+
+
+@given(
+    st.lists(st.integers(0, 50), min_size=2, max_size=10).filter(lambda c: sum(c) > 0),
+    st.integers(1, 20),
+    st.integers(1, 20),
+)
+def test_psi_is_zero_for_proportional_samples_and_never_negative(
+    counts: list[int], first: int, second: int
+) -> None:
+    assert psi([c * first for c in counts], [c * second for c in counts]) == pytest.approx(
+        0.0, abs=1e-12
     )
-    assert statistic == pytest.approx(reference)
-    assert p_value == pytest.approx(chi2.sf(reference, 3))
+    assert psi(counts, counts[::-1]) >= -1e-12
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), min_size=2, max_size=10))
+def test_the_two_sample_chi_square_equals_scipy_on_the_merged_table(
+    columns: list[tuple[int, int]],
+) -> None:
+    baseline, window = [a for a, _ in columns], [b for _, b in columns]
+    statistic, df, p_value = chi_square_two_sample(baseline, window)
+    merged = merge_sparse(baseline, window)
+    if df < 1 or not sum(baseline) or not sum(window):
+        assert (statistic, p_value) == (0.0, 1.0)  # nothing to compare
+        return
+    reference = chi2_contingency(np.array(merged).T, correction=False)
+    assert statistic == pytest.approx(reference.statistic, rel=1e-9, abs=1e-9)
+    assert df == reference.dof
+    assert p_value == pytest.approx(reference.pvalue, rel=1e-6, abs=1e-12)
+    # every merged bin expects at least MIN_EXPECTED events in the smaller sample
+    smaller, total = min(sum(baseline), sum(window)), sum(baseline) + sum(window)
+    assert all((a + b) * smaller / total >= MIN_EXPECTED for a, b in merged)
+
+
+def test_a_table_without_sparse_bins_is_tested_as_it_is() -> None:
+    baseline, window = [300, 200, 150, 350], [80, 70, 20, 130]
+    statistic, df, p_value = chi_square_two_sample(baseline, window)
+    reference = chi2_contingency(np.array([baseline, window]), correction=False)
+    assert (statistic, df) == (pytest.approx(reference.statistic), 3)
+    assert p_value == pytest.approx(reference.pvalue)
+
+
+@given(st.floats(0, 200), st.integers(1, 40))
+def test_chi2_sf_equals_scipy(statistic: float, df: int) -> None:
+    assert chi2_sf(statistic, df) == pytest.approx(chi2.sf(statistic, df), rel=1e-9, abs=1e-15)
+
+
+def test_the_drop_tests_equal_the_normal_tail_of_their_z() -> None:
+    pooled = 460 / 600
+    z = (0.8 - 0.7) / math.sqrt(pooled * (1 - pooled) * (1 / 400 + 1 / 200))
+    assert proportion_drop_p(320, 400, 140, 200) == pytest.approx(norm.sf(z))
+    z = (0.82 - 0.80) / math.sqrt(0.0049 / 2000 + 0.0064 / 500)
+    assert mean_drop_p((2000, 0.82, 0.0049), (500, 0.80, 0.0064)) == pytest.approx(norm.sf(z))
+
+
+def test_drift_config_defaults_are_the_settings_defaults() -> None:
+    defaults = FIELD_DEFAULTS
+    config = DriftConfig()
+    assert config.ph_lambda == defaults["ph_lambda"] == 5.0
+    assert config.confidence_drop == defaults["drift_confidence_threshold"]
+    assert config.agreement_drop == defaults["drift_agreement_threshold"]
+    assert config.usage_drop == defaults["drift_usage_threshold"]
+    assert config.min_samples == defaults["drift_min_samples"]
+
+
+def verdict_counters(shares: list[float], count: int) -> dict[str, int]:
+    counts = [round(share * count) for share in shares]
+    return {
+        "predictions": sum(counts),
+        **{f"final:{v}": c for v, c in zip(VERDICTS, counts, strict=True)},
+    }
+
+
+def test_a_trivial_change_at_a_large_volume_is_not_drift_however_significant() -> None:
+    # one point of the verdict mix moved, 100,000 + 100,000 events: significant, not large
+    baseline = verdict_counters([0.2, 0.3, 0.3, 0.2], 100_000)
+    current = verdict_counters([0.2, 0.31, 0.29, 0.2], 100_000)
+    report = run_checks(baseline, current, None, DriftConfig())
+    chi = report["checks"]["verdict_chi_square"]
+    assert chi["value"] < P_CRITICAL and chi["effect"] == pytest.approx(0.01)
+    assert chi["status"] == "ok" and report["checks"]["verdict_psi"]["status"] == "ok"
+    # ten points moved is drift, and the row shows the p-value beside the p-value threshold
+    moved = run_checks(
+        baseline, verdict_counters([0.2, 0.4, 0.2, 0.2], 100_000), None, DriftConfig()
+    )
+    chi = moved["checks"]["verdict_chi_square"]
+    assert chi["status"] == "critical" and moved["drift_detected"]
+    assert chi["measure"] == "p_value"
+    assert chi["threshold"] == 0.001 and chi["value"] < chi["critical_threshold"]
+    assert chi["statistic"] > 100 and chi["effect"] == pytest.approx(0.1)
+
+
+def test_alert_summaries_show_each_check_against_its_own_threshold() -> None:
+    baseline = verdict_counters([0.2, 0.3, 0.3, 0.2], 2_000)
+    moved = run_checks(baseline, verdict_counters([0.2, 0.4, 0.2, 0.2], 2_000), None, DriftConfig())
+    chi, psi_row = moved["checks"]["verdict_chi_square"], moved["checks"]["verdict_psi"]
+    summary = check_summary("verdict_chi_square", chi)
+    assert summary.startswith(f"verdict_chi_square: p_value {chi['value']:.1e} (warn < 0.001,")
+    assert "total_variation 0.100" in summary
+    assert check_summary("verdict_psi", psi_row).startswith(
+        f"verdict_psi: psi {psi_row['value']:.3f} (warn >= 0.100, critical >= 0.250)"
+    )
 
 
 def test_an_empty_window_is_insufficient_data_not_an_error() -> None:
     baseline = {"predictions": 500, "final:buy": 300, "final:avoid": 200}
     report = run_checks(baseline, {}, None, DriftConfig())
     assert report["severity"] == "insufficient data"
-    assert chi_square([300, 200, 0, 0], [0, 0, 0, 0]) == (0.0, 1.0)
+    assert chi_square_two_sample([300, 200, 0, 0], [0, 0, 0, 0]) == (0.0, 1, 1.0)
 
 
 def test_no_verdict_below_the_sample_minimum() -> None:
@@ -107,7 +218,7 @@ def test_no_verdict_below_the_sample_minimum() -> None:
 def test_page_hinkley_false_alarm_rate_on_stable_streams_is_below_one_percent() -> None:
     alarms = 0
     for seed in range(300):
-        state = page_hinkley_reference(confidence_stream(1_200, seed=seed, shift_at=None), DELTA)
+        state = page_hinkley.reference(confidence_stream(1_200, seed=seed, shift_at=None), DELTA)
         score = max(state["up_sum"] - state["up_min"], state["down_max"] - state["down_sum"])
         alarms += score > LAMBDA
     assert alarms / 300 <= 0.01
@@ -118,7 +229,7 @@ def test_page_hinkley_finds_a_shift_within_a_bounded_number_of_events() -> None:
     for seed in range(100):
         values = confidence_stream(1_200, seed=seed, shift_at=SHIFT_AT)
         for end in range(SHIFT_AT, len(values)):
-            state = page_hinkley_reference(values[: end + 1], DELTA) if end % 5 == 0 else None
+            state = page_hinkley.reference(values[: end + 1], DELTA) if end % 5 == 0 else None
             if state and state["down_max"] - state["down_sum"] > LAMBDA:
                 delays.append(end - SHIFT_AT)
                 break
@@ -164,9 +275,11 @@ def test_a_shift_in_confidence_goes_critical_and_a_stable_stream_stays_ok(
         for k, v in client.hgetall(f"{settings.prefix}:drift:page_hinkley").items()
     }
     # the baseline was set after its first 500 predictions (ML_BASELINE_SAMPLES, ten
-    # batches of 50), which started the detector afresh
-    fed = [round(value, 6) for value in (stable + shifted)[500:]]
-    assert state == pytest.approx(page_hinkley_reference(fed, settings.ph_delta), rel=1e-9)
+    # batches of 50), which started the detector from the baseline's mean confidence
+    rounded = [round(value, 6) for value in stable + shifted]
+    start = page_hinkley.seed(sum(rounded[:500]) / 500, 500)
+    expected = page_hinkley.reference(rounded[500:], settings.ph_delta, start=start)
+    assert state == pytest.approx(expected, rel=1e-9)
 
 
 def test_baseline_set_and_show(publisher: Publisher, drift_env: dict[str, str]) -> None:

@@ -56,6 +56,12 @@ def comparable(status: dict[str, Any]) -> dict[str, Any]:
         {name: value for name, value in group.items() if name != "live_consumers"}
         for group in status["consumer_groups"]
     ]
+    # what a window covers runs up to the moment of the read
+    stable["windows"] = {
+        name: {k: v for k, v in window.items() if k != "covers"}
+        for name, window in status["windows"].items()
+    }
+    stable["drift"] = {k: v for k, v in status["drift"].items() if k != "window_covers"}
     return stable
 
 
@@ -229,6 +235,15 @@ def test_dashboard_page_in_headless_chromium(
             alerts_head = page.locator("#alerts-table thead").inner_text()
             drift = page.text_content("#drift-message")
             severity = page.text_content("#drift-severity")
+            drift_window = page.text_content("#drift-window")
+            covers = page.evaluate(
+                """() => [...document.querySelectorAll('#windows-table tbody tr')]
+                    .map(row => row.cells[row.cells.length - 1].textContent)"""
+            )
+            drift_rows = page.evaluate(
+                """() => [...document.querySelectorAll('#drift-table tbody tr')]
+                    .map(row => [...row.cells].map(cell => cell.textContent))"""
+            )
             versions = page.locator("#versions-table tbody tr").count()
             screenshot = ROOT / "test-artifacts" / "dashboard-populated.png"
             screenshot.parent.mkdir(exist_ok=True)
@@ -248,6 +263,19 @@ def test_dashboard_page_in_headless_chromium(
     drift_status = status_json(env)["drift"]
     assert drift_status["available"] and drift_status["drift_detected"], drift_status
     assert (drift, severity) == ("drift detected", drift_status["severity"])
+    # each check beside its own thresholds: a p-value against a p-value threshold
+    rows = {row[0]: row for row in drift_rows}
+    assert {name: row[2] for name, row in rows.items()} == {
+        name: check["measure"] for name, check in drift_status["checks"].items()
+    }
+    assert rows["verdict_chi_square"][4:6] == ["< 0.001", "< 1.0e-4"]
+    assert rows["page_hinkley"][4:6] == ["> 5.000", "> 10.000"]
+    # what each window covers: whole UTC buckets up to now, 59 to 60 minutes for 1 h
+    assert covers[0].split(":")[0] in {"59 min", "60 min"}
+    assert all(" buckets from " in text for text in covers) and len(covers) == 3
+    assert drift_window is not None and drift_window.startswith(
+        f"window {drift_status['window']}: "
+    )
     assert versions == 3
     assert screenshot.stat().st_size > 10_000
     assert seen == [], "what a person sees"

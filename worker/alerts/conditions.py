@@ -21,9 +21,7 @@ def conditions_of(
         state = DriftStatus(check["status"])
         kind = "target" if name.startswith("target_") else "drift"
         label = name if kind == "target" else f"drift:{name}"
-        current, base = _figure(check.get("current")), _figure(check.get("baseline"))
-        threshold = _figure(check.get("threshold"))
-        summary = f"{name}: current {current}, baseline {base}, threshold {threshold}"
+        summary = check_summary(name, check)
         active = state in DRIFT_SEVERITY
         conditions.append(
             Condition(label, active, DRIFT_SEVERITY.get(state, Severity.WARN), summary)
@@ -71,5 +69,29 @@ def conditions_of(
     return conditions
 
 
+def check_summary(name: str, check: dict[str, Any]) -> str:
+    """The quantity the check's thresholds apply to, beside them, then the other figures:
+    `verdict_chi_square: p_value 3.1e-06 (warn < 0.001, critical < 1.0e-04); ...`."""
+    comparison = check.get("comparison", "")
+    limits = f"warn {comparison} {_figure(check.get('threshold'))}"
+    if check.get("critical_threshold") is not None:
+        limits += f", critical {comparison} {_figure(check['critical_threshold'])}"
+    text = f"{name}: {check.get('measure', 'value')} {_figure(check.get('value'))} ({limits})"
+    extras = []
+    if check.get("baseline") is not None:
+        extras.append(f"baseline {_figure(check['baseline'])}, now {_figure(check['current'])}")
+    if check.get("p_value") is not None and check.get("measure") != "p_value":
+        extras.append(f"p_value {_figure(check['p_value'])}")
+    if check.get("effect") is not None:
+        extras.append(f"{check['effect_measure']} {_figure(check['effect'])}")
+    if check.get("statistic") is not None:
+        extras.append(f"statistic {_figure(check['statistic'])}")
+    if check.get("reference_mean") is not None:
+        extras.append(f"running mean {_figure(check['reference_mean'])}")
+    return "; ".join([text, *extras])
+
+
 def _figure(value: object) -> str:
-    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return "n/a" if value is None else str(value)
+    return f"{value:.1e}" if 0 < abs(value) < 0.001 else f"{value:.3f}"

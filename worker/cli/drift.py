@@ -21,7 +21,7 @@ def baseline() -> None:
 @baseline.command("set")
 @click.option("--window", type=click.Choice(["1h", "24h", "7d"]), default="24h", show_default=True)
 def baseline_set(window: str) -> None:
-    """Make the metrics of the last WINDOW the baseline (restarts Page-Hinkley)."""
+    """Make the metrics of the last WINDOW the baseline (Page-Hinkley restarts from its mean)."""
     settings = settings_or_exit(ML_DRIFT_WINDOW=window)
     client = redis_or_exit(settings)
     counters = window_counters(client, Keys(settings.prefix), settings.drift_window)

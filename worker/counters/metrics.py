@@ -9,6 +9,8 @@ later the exporter) cannot disagree on a field name. Counter hash fields:
     agreed                       of those, ML verdict == rule verdict
     ml_confidence_count          with an ML confidence
     ml_confidence_sum_micro      sum of ML confidences, in millionths (integer, exact)
+    ml_confidence_sq_sum_micro   sum of squared ML confidences, in millionths (the
+                                 variance of the confidence drop's test)
     final:<verdict> ml:<verdict> rule:<verdict>   verdict counts
     confidence_bin:<0..9>        ML confidence histogram, bins of 0.1 (1.0 in bin 9)
 """

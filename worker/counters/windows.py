@@ -72,6 +72,19 @@ def utc_days(now: datetime, count: int) -> list[str]:
     return [(today - timedelta(days=i)).isoformat() for i in range(count)]
 
 
+def window_span(window: str, now: datetime) -> dict[str, object]:
+    """Exactly what `window` covers at `now`: from the start of its oldest bucket to now."""
+    granularity, count = WINDOWS[window]
+    start = bucket_starts(granularity, now, count)[-1]
+    return {
+        "from": start.isoformat(),
+        "to": now.astimezone(UTC).isoformat(),
+        "seconds": round((now - start).total_seconds()),
+        "buckets": count,
+        "bucket": granularity.value,
+    }
+
+
 def window_counters(
     client: redis.Redis, keys: Keys, window: str, *, now: datetime | None = None
 ) -> dict[str, int]:

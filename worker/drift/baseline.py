@@ -2,7 +2,9 @@
 
 Set by `mlmon baseline set [--window 24h]`, or automatically from the first
 `ML_BASELINE_SAMPLES` predictions of a model version the baseline does not belong to yet
-(a newly promoted model). Setting a baseline restarts the Page-Hinkley detector.
+(a newly promoted model). Setting a baseline restarts the Page-Hinkley detector from the
+baseline's mean confidence (`worker.drift.page_hinkley`), so it measures change from the
+baseline, including a change that happened before the baseline was set.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import redis
 
+from worker.counters.metrics import summarize
+from worker.drift import page_hinkley
 from worker.keys import Keys
 from worker.settings import Settings
 
@@ -33,7 +37,11 @@ def set_baseline(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     pipe = client.pipeline(transaction=True)
+    detector = page_hinkley.seed(
+        summarize(counters)["avg_ml_confidence"], counters.get("ml_confidence_count", 0)
+    )
     pipe.delete(keys.drift_baseline, keys.drift_page_hinkley)
+    pipe.hset(keys.drift_page_hinkley, mapping={k: repr(v) for k, v in detector.items()})
     pipe.hset(
         keys.drift_baseline, mapping={name: json.dumps(value) for name, value in record.items()}
     )

@@ -4,138 +4,147 @@ Pure functions of two counter dicts (the fields of `worker.counters.metrics`), s
 tested against reference computations and give the same answer wherever they run.
 
 Each check is `ok`, `warn`, `critical`, or `insufficient data` (fewer than
-`ML_DRIFT_MIN_SAMPLES` predictions in the window, or no baseline to compare with):
+`ML_DRIFT_MIN_SAMPLES` predictions in the window, or no baseline to compare with). The
+baseline is a sample too, so a drift check alarms only when the change is both
+significant (a two-sample test, p below `P_WARN` / `P_CRITICAL`) and large enough to
+matter (an effect size past its threshold): at a few hundred events noise would alarm
+without the test, and at a hundred thousand a trivial change would be "significant"
+without the effect size. `benchmarks/drift_calibration.py` measures the false-alarm rates
+and detection power these thresholds give.
 
-- drops of average ML confidence, agreement rate and ML usage rate (warn above the
-  threshold, critical above twice the threshold);
-- PSI of the final-verdict distribution and of the 10-bin confidence histogram (warn at
-  0.1, critical at 0.25), with half a count added to every bin so empty bins stay finite;
-- a chi-square test of the final-verdict counts against the baseline's proportions (warn
-  at p < 0.01, critical at p < 0.001);
-- the Page-Hinkley detector on ML confidence, both directions (state kept per event);
-- the original system's targets: ML usage, agreement and average confidence at least
-  80 %, 60 % and 75 % (warn below).
+Every row carries `measure` and `value`, the quantity its `threshold` and
+`critical_threshold` apply to (`comparison` says which side alarms), and the other
+figures (statistic, p-value, effect size) as extra fields.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from producer_sdk.vocabulary import Verdict
 from worker.counters.metrics import CONFIDENCE_BINS, summarize
+from worker.drift import page_hinkley
+from worker.drift.statistics import (
+    chi_square_two_sample,
+    mean_drop_p,
+    proportion_drop_p,
+    psi,
+    total_variation,
+)
 from worker.levels import DriftStatus
 
 OK, WARN, CRITICAL = DriftStatus.OK, DriftStatus.WARN, DriftStatus.CRITICAL
 INSUFFICIENT = DriftStatus.INSUFFICIENT
+P_WARN, P_CRITICAL = 0.001, 0.0001
 PSI_WARN, PSI_CRITICAL = 0.1, 0.25
-CHI2_P_WARN, CHI2_P_CRITICAL = 0.01, 0.001
-SMALL_COUNT = 0.5  # added to every bin: an empty bin would make PSI infinite
+# total variation distance of the final-verdict mix: 0.05 is 5 points of verdicts moved
+TVD_WARN, TVD_CRITICAL = 0.05, 0.1
 VERDICTS = [v.value for v in Verdict]
 
 
 @dataclass(frozen=True)
 class DriftConfig:
-    """Thresholds (the ML_DRIFT_* and target settings)."""
+    """Thresholds (the ML_DRIFT_* and target settings; the same defaults)."""
 
     confidence_drop: float = 0.1
     agreement_drop: float = 0.15
     usage_drop: float = 0.15
     min_samples: int = 100
-    ph_lambda: float = 3.0
+    ph_lambda: float = 5.0
     target_usage: float = 0.8
     target_agreement: float = 0.6
     target_confidence: float = 0.75
 
 
-def psi(expected_counts: Sequence[float], actual_counts: Sequence[float]) -> float:
-    """Population stability index of two histograms over the same bins."""
-    expected = [c + SMALL_COUNT for c in expected_counts]
-    actual = [c + SMALL_COUNT for c in actual_counts]
-    total_expected, total_actual = sum(expected), sum(actual)
-    value = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        p_e, p_a = e / total_expected, a / total_actual
-        value += (p_a - p_e) * math.log(p_a / p_e)
-    return value
-
-
-def chi_square(
-    expected_counts: Sequence[float], actual_counts: Sequence[float]
-) -> tuple[float, float]:
-    """Chi-square goodness of fit of `actual_counts` to the proportions of
-    `expected_counts`; returns (statistic, p-value)."""
-    expected = [c + SMALL_COUNT for c in expected_counts]
-    total_expected, total_actual = sum(expected), sum(actual_counts)
-    if total_actual == 0:
-        return 0.0, 1.0  # nothing observed: no evidence of a difference
-    statistic = sum(
-        (a - e / total_expected * total_actual) ** 2 / (e / total_expected * total_actual)
-        for e, a in zip(expected, actual_counts, strict=True)
-    )
-    return statistic, chi2_sf(statistic, len(expected) - 1)
-
-
-def chi2_sf(statistic: float, df: int) -> float:
-    """P(X >= statistic) for X chi-square with `df` (a whole number) degrees of freedom.
-
-    The closed form for whole `df` (a finite sum, with erfc for odd `df`), so `mlmon
-    status` needs no scipy (its import alone costs more than the whole status read);
-    tests check it against `scipy.stats.chi2.sf`.
-    """
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, not {df}")
-    if statistic <= 0:
-        return 1.0
-    half = statistic / 2
-    if df % 2 == 0:
-        term = total = math.exp(-half)
-        for k in range(1, df // 2):
-            term *= half / k
-            total += term
-        return min(1.0, total)
-    term, total = math.sqrt(statistic), 0.0
-    for j in range(1, (df - 1) // 2 + 1):
-        total += term
-        term *= statistic / (2 * j + 1)
-    return min(1.0, math.erfc(math.sqrt(half)) + math.sqrt(2 / math.pi) * math.exp(-half) * total)
-
-
-def _level(value: float, warn: float, critical: float) -> str:
+def _above(value: float, warn: float, critical: float) -> DriftStatus:
     return CRITICAL if value >= critical else WARN if value >= warn else OK
 
 
-def _check(status: str, **figures: Any) -> dict[str, Any]:
-    return {"status": status, **figures}
+def _significance(p_value: float | None) -> DriftStatus:
+    if p_value is None:
+        return OK
+    return CRITICAL if p_value < P_CRITICAL else WARN if p_value < P_WARN else OK
 
 
-def _drop_check(baseline: float | None, current: float | None, threshold: float) -> dict[str, Any]:
+def _both(effect: DriftStatus, significance: DriftStatus) -> DriftStatus:
+    """The lower of the two levels: drift needs a large change and a significant one."""
+    return min(effect, significance, key=lambda s: s.rank)
+
+
+def _p_fields(p_value: float | None) -> dict[str, Any]:
+    return {"p_value": p_value, "p_threshold": P_WARN, "p_critical_threshold": P_CRITICAL}
+
+
+def _insufficient(
+    measure: str, threshold: float, critical: float, comparison: str
+) -> dict[str, Any]:
+    return {
+        "status": INSUFFICIENT,
+        "measure": measure,
+        "value": None,
+        "threshold": threshold,
+        "critical_threshold": critical,
+        "comparison": comparison,
+    }
+
+
+def confidence_moments(counters: Mapping[str, int]) -> tuple[int, float, float] | None:
+    """(count, mean, variance) of ML confidence; the variance from the sum of squares,
+    or from the histogram (bin centres) for counters kept before that sum existed."""
+    n = counters.get("ml_confidence_count", 0)
+    if not n:
+        return None
+    mean = counters.get("ml_confidence_sum_micro", 0) / 1_000_000 / n
+    squares = counters.get("ml_confidence_sq_sum_micro")
+    if squares is not None:
+        return n, mean, max(0.0, squares / 1_000_000 / n - mean * mean) * n / max(n - 1, 1)
+    histogram = distributions(counters)[1]
+    binned = sum(histogram) or 1
+    centres = [(i + 0.5) / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS)]
+    spread = sum(c * (x - mean) ** 2 for c, x in zip(histogram, centres, strict=True))
+    return n, mean, spread / binned
+
+
+def _drop_check(
+    name: str,
+    base: Mapping[str, Any] | None,
+    now: Mapping[str, Any],
+    threshold: float,
+    p: float | None,
+) -> dict[str, Any]:
+    baseline = base[name] if base else None
+    current = now[name]
     if baseline is None or current is None:
-        return _check(
-            INSUFFICIENT, baseline=baseline, current=current, delta=None, threshold=threshold
-        )
+        row = _insufficient("drop", threshold, 2 * threshold, ">")
+        return row | {"baseline": baseline, "current": current, "delta": None}
     drop = baseline - current
-    return _check(
-        _level(drop, threshold, 2 * threshold) if drop > threshold else OK,
-        baseline=baseline,
-        current=current,
-        delta=current - baseline,
-        threshold=threshold,
-    )
+    effect = CRITICAL if drop > 2 * threshold else WARN if drop > threshold else OK
+    return {
+        "status": _both(effect, _significance(p)),
+        "measure": "drop",
+        "value": drop,
+        "threshold": threshold,
+        "critical_threshold": 2 * threshold,
+        "comparison": ">",
+        "baseline": baseline,
+        "current": current,
+        "delta": current - baseline,
+        **_p_fields(p),
+    }
 
 
 def _target_check(current: float | None, target: float) -> dict[str, Any]:
-    if current is None:
-        return _check(INSUFFICIENT, baseline=target, current=None, delta=None, threshold=target)
-    return _check(
-        WARN if current < target else OK,
-        baseline=target,
-        current=current,
-        delta=current - target,
-        threshold=target,
-    )
+    return {
+        "status": INSUFFICIENT if current is None else WARN if current < target else OK,
+        "measure": "rate",
+        "value": current,
+        "threshold": target,
+        "critical_threshold": None,
+        "comparison": "<",
+        "current": current,
+    }
 
 
 def distributions(counters: Mapping[str, int]) -> tuple[list[int], list[int]]:
@@ -145,32 +154,104 @@ def distributions(counters: Mapping[str, int]) -> tuple[list[int], list[int]]:
     return verdicts, histogram
 
 
+def _drop_checks(
+    baseline: Mapping[str, int] | None, current: Mapping[str, int], config: DriftConfig
+) -> dict[str, dict[str, Any]]:
+    base = summarize(baseline) if baseline else None
+    now = summarize(current)
+    confidence_p = usage_p = agreement_p = None
+    if baseline:
+        base_moments, now_moments = confidence_moments(baseline), confidence_moments(current)
+        if base_moments and now_moments:
+            confidence_p = mean_drop_p(base_moments, now_moments)
+        usage_p = proportion_drop_p(
+            baseline.get("ml_used", 0),
+            baseline.get("predictions", 0),
+            current.get("ml_used", 0),
+            current.get("predictions", 0),
+        )
+        agreement_p = proportion_drop_p(
+            baseline.get("agreed", 0),
+            baseline.get("compared", 0),
+            current.get("agreed", 0),
+            current.get("compared", 0),
+        )
+    return {
+        "confidence_drop": _drop_check(
+            "avg_ml_confidence", base, now, config.confidence_drop, confidence_p
+        ),
+        "agreement_drop": _drop_check(
+            "agreement_rate", base, now, config.agreement_drop, agreement_p
+        ),
+        "usage_drop": _drop_check("ml_usage_rate", base, now, config.usage_drop, usage_p),
+    }
+
+
+def _psi_check(baseline_counts: Sequence[int], window_counts: Sequence[int]) -> dict[str, Any]:
+    if not sum(baseline_counts) or not sum(window_counts):
+        return _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
+    value = psi(baseline_counts, window_counts)
+    statistic, df, p_value = chi_square_two_sample(baseline_counts, window_counts)
+    return {
+        "status": _both(_above(value, PSI_WARN, PSI_CRITICAL), _significance(p_value)),
+        "measure": "psi",
+        "value": value,
+        "threshold": PSI_WARN,
+        "critical_threshold": PSI_CRITICAL,
+        "comparison": ">=",
+        **_p_fields(p_value),
+        "statistic": statistic,
+        "df": df,
+    }
+
+
+def _chi_square_check(
+    baseline_counts: Sequence[int], window_counts: Sequence[int]
+) -> dict[str, Any]:
+    statistic, df, p_value = chi_square_two_sample(baseline_counts, window_counts)
+    effect = total_variation(baseline_counts, window_counts)
+    return {
+        "status": _both(_significance(p_value), _above(effect, TVD_WARN, TVD_CRITICAL)),
+        "measure": "p_value",
+        "value": p_value,
+        "threshold": P_WARN,
+        "critical_threshold": P_CRITICAL,
+        "comparison": "<",
+        "statistic": statistic,
+        "df": df,
+        "effect": effect,
+        "effect_measure": "total_variation",
+        "effect_threshold": TVD_WARN,
+        "effect_critical_threshold": TVD_CRITICAL,
+    }
+
+
 def run_checks(
     baseline: Mapping[str, int] | None,
     current: Mapping[str, int],
-    page_hinkley: Mapping[str, float] | None,
+    page_hinkley_state: Mapping[str, float] | None,
     config: DriftConfig,
 ) -> dict[str, Any]:
     """Every check, and the overall verdict, as `mlmon status` shows it under `drift`."""
     now = summarize(current)
     enough = now["total_predictions"] >= config.min_samples
-    checks: dict[str, dict[str, Any]] = {}
-    base = summarize(baseline) if baseline else None
-    usable_baseline = base is not None and base["total_predictions"] > 0
-    for name, key, threshold in (
-        ("confidence_drop", "avg_ml_confidence", config.confidence_drop),
-        ("agreement_drop", "agreement_rate", config.agreement_drop),
-        ("usage_drop", "ml_usage_rate", config.usage_drop),
-    ):
-        checks[name] = _drop_check(base[key] if base else None, now[key], threshold)
-    if enough and usable_baseline and baseline is not None and sum(distributions(baseline)[0]):
-        checks |= _distribution_checks(baseline, current)
+    base_total = baseline.get("predictions", 0) if baseline else 0
+    usable_baseline = baseline is not None and base_total > 0
+    checks = _drop_checks(baseline if usable_baseline else None, current, config)
+    if baseline and usable_baseline:
+        base_verdicts, base_histogram = distributions(baseline)
+        now_verdicts, now_histogram = distributions(current)
+        checks["verdict_psi"] = _psi_check(base_verdicts, now_verdicts)
+        checks["confidence_psi"] = _psi_check(base_histogram, now_histogram)
+        if sum(base_verdicts) and sum(now_verdicts):
+            checks["verdict_chi_square"] = _chi_square_check(base_verdicts, now_verdicts)
+        else:
+            checks["verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
     else:
-        for name in ("verdict_psi", "confidence_psi", "verdict_chi_square"):
-            checks[name] = _check(
-                INSUFFICIENT, baseline=None, current=None, delta=None, threshold=None
-            )
-    checks["page_hinkley"] = _page_hinkley_check(page_hinkley, config.ph_lambda)
+        checks["verdict_psi"] = _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
+        checks["confidence_psi"] = _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
+        checks["verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
+    checks["page_hinkley"] = page_hinkley.check(page_hinkley_state, config.ph_lambda)
     for name, key, target in (
         ("target_ml_usage", "ml_usage_rate", config.target_usage),
         ("target_agreement", "agreement_rate", config.target_agreement),
@@ -196,79 +277,7 @@ def run_checks(
         "drift_detected": any(s in (WARN, CRITICAL) for s in drift_statuses),
         "severity": severity,
         "window_predictions": now["total_predictions"],
-        "baseline_predictions": base["total_predictions"] if base else 0,
+        "baseline_predictions": base_total,
         "min_samples": config.min_samples,
         "checks": checks,
-    }
-
-
-def _distribution_checks(baseline: Mapping[str, int], current: Mapping[str, int]) -> dict[str, Any]:
-    base_verdicts, base_histogram = distributions(baseline)
-    now_verdicts, now_histogram = distributions(current)
-    verdict_psi = psi(base_verdicts, now_verdicts)
-    confidence_psi = psi(base_histogram, now_histogram) if sum(now_histogram) else None
-    statistic, p_value = chi_square(base_verdicts, now_verdicts)
-    chi_status = CRITICAL if p_value < CHI2_P_CRITICAL else WARN if p_value < CHI2_P_WARN else OK
-    return {
-        "verdict_psi": _check(
-            _level(verdict_psi, PSI_WARN, PSI_CRITICAL),
-            baseline=0.0,
-            current=verdict_psi,
-            delta=verdict_psi,
-            threshold=PSI_WARN,
-        ),
-        "confidence_psi": _check(
-            INSUFFICIENT
-            if confidence_psi is None
-            else _level(confidence_psi, PSI_WARN, PSI_CRITICAL),
-            baseline=0.0,
-            current=confidence_psi,
-            delta=confidence_psi,
-            threshold=PSI_WARN,
-        ),
-        "verdict_chi_square": _check(
-            chi_status,
-            baseline=None,
-            current=statistic,
-            delta=None,
-            threshold=CHI2_P_WARN,
-            p_value=p_value,
-        ),
-    }
-
-
-def _page_hinkley_check(state: Mapping[str, float] | None, threshold: float) -> dict[str, Any]:
-    if not state or not state.get("n"):
-        return _check(INSUFFICIENT, baseline=None, current=None, delta=None, threshold=threshold)
-    up = state.get("up_sum", 0.0) - state.get("up_min", 0.0)
-    down = state.get("down_max", 0.0) - state.get("down_sum", 0.0)
-    score = max(up, down)
-    return _check(
-        _level(score, threshold, 2 * threshold),
-        baseline=state.get("mean"),
-        current=score,
-        delta=None,
-        threshold=threshold,
-        direction="down" if down >= up else "up",
-        events=int(state["n"]),
-    )
-
-
-def page_hinkley_reference(values: Sequence[float], delta: float) -> dict[str, float]:
-    """The detector's state after `values`, computed in Python (the Lua step's reference)."""
-    n, mean, up_sum, up_min, down_sum, down_max = 0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for x in values:
-        n += 1
-        mean += (x - mean) / n
-        up_sum += x - mean - delta
-        up_min = min(up_min, up_sum)
-        down_sum += x - mean + delta
-        down_max = max(down_max, down_sum)
-    return {
-        "n": n,
-        "mean": mean,
-        "up_sum": up_sum,
-        "up_min": up_min,
-        "down_sum": down_sum,
-        "down_max": down_max,
     }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from worker.counters.metrics import VERDICT_KINDS
-from worker.counters.windows import window_counters
+from worker.counters.windows import window_counters, window_span
 from worker.drift.baseline import get_baseline
 from worker.drift.checks import DriftConfig, run_checks
 from worker.keys import Keys
@@ -33,11 +34,15 @@ def drift_report(
     window_counters: Mapping[str, int],
     page_hinkley: Mapping[str, float] | None,
     settings: Settings,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The checks of the `ML_DRIFT_WINDOW` counters against a stored baseline record."""
+    """The checks of the `ML_DRIFT_WINDOW` counters (read at `now`) against a stored
+    baseline record."""
     counters = baseline["counters"] if baseline else None
     report = run_checks(counters, window_counters, page_hinkley, drift_config(settings))
     report["window"] = settings.drift_window
+    report["window_covers"] = window_span(settings.drift_window, now or datetime.now(UTC))
     report["baseline"] = None
     if baseline:
         report["baseline"] = {k: baseline.get(k) for k in ("model_version", "source", "created_at")}
@@ -58,15 +63,17 @@ def detect_drift(
     """The drift dict of `mlmon status`, against `baseline`: the stored one by default, a
     record from `get_baseline()`, or a metrics dict as the original system passed
     (`avg_ml_confidence`, `agreement_rate`, `ml_usage_rate`, `total_predictions`)."""
+    now = datetime.now(UTC)
     if baseline is None:
         baseline = get_baseline(client, settings)
     elif "counters" not in baseline:
         baseline = {"counters": counters_from_metrics(baseline), "source": "given metrics"}
     return drift_report(
         baseline,
-        window_counters(client, Keys(settings.prefix), settings.drift_window),
+        window_counters(client, Keys(settings.prefix), settings.drift_window, now=now),
         read_page_hinkley(client, settings),
         settings,
+        now=now,
     )
 
 

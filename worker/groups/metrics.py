@@ -59,8 +59,8 @@ class MetricsHandler:
             [d.entry_id for d in deliveries], detector_delta=self.settings.ph_delta
         )
         all_time = effects.hash_ref(self.keys.metrics_all)
-        recent_from = len(deliveries) - self.settings.recent_predictions
         versions: set[str] = set()
+        recent = self._recent_positions(deliveries)
         for position, delivery in enumerate(deliveries):
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
@@ -81,17 +81,37 @@ class MetricsHandler:
                 event.event_id,
                 hashes=hashes,
                 ones=counter_fields(event),
-                amounts=None
-                if confidence is None
-                else {"ml_confidence_sum_micro": round(confidence * 1_000_000)},
-                # older ones would be trimmed off the recent list at once
-                recent=recent_line(event) if position >= recent_from else None,
+                amounts=None if confidence is None else confidence_amounts(confidence),
+                recent=recent_line(event) if position in recent else None,
                 detector_value=confidence,
             )
         self.effects.apply(self.keys.stream(stream), effects)
         if versions:
             self._maybe_set_baseline(versions)
         return []
+
+    def _recent_positions(self, deliveries: Sequence[Delivery]) -> set[int]:
+        """The newest `MLMON_RECENT_PREDICTIONS` events of the batch that are new: not
+        marked yet, and the first of their id in it. Only they need a recent line (the
+        list keeps no more), and a batch ending with re-published duplicates must not
+        leave its new events out. The Lua step still pushes only the events it applies.
+        """
+        cap = self.settings.recent_predictions
+        first: dict[str, int] = {}
+        for position, delivery in enumerate(deliveries):
+            first.setdefault(delivery.event.event_id, position)
+        newest_first = list(reversed(first.values()))
+        chosen: list[int] = []
+        checked = 0
+        while len(chosen) < cap and checked < len(newest_first):
+            # usually one read of `cap` marks; a run of duplicates doubles the next read
+            chunk = newest_first[checked : checked + max(cap - len(chosen), checked)]
+            marks = self.client.mget(
+                [self.keys.dedup(self.group, deliveries[p].event.event_id) for p in chunk]
+            )
+            chosen += [p for p, mark in zip(chunk, marks, strict=True) if mark is None]
+            checked += len(chunk)
+        return set(chosen[:cap])
 
     def _maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it
@@ -129,6 +149,14 @@ class MetricsHandler:
                 self._key_memo[(length_s, start_s)] = key
             buckets.append((key, ttl_s))
         return buckets
+
+
+def confidence_amounts(confidence: float) -> dict[str, int]:
+    """The confidence sums a prediction adds, in millionths (integers add exactly)."""
+    return {
+        "ml_confidence_sum_micro": round(confidence * 1_000_000),
+        "ml_confidence_sq_sum_micro": round(confidence * confidence * 1_000_000),
+    }
 
 
 def recent_line(event: Prediction) -> str:

@@ -9,7 +9,8 @@
 -- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
 --   events: [{id, h, f, n, r, p}], ph_delta}
 --   h: indices into hashes; f: fields to add 1 to; n: {field: integer to add};
---   r: a line for the recent list (sent for the newest events only);
+--   r: a line for the recent list (sent for the newest new events; the newest `cap`
+--      of those applied are kept);
 --   p: a value for the Page-Hinkley change detector, fed in event order
 local function call_chunked(command, key, first, items, from)
   -- unpack() is bounded by Lua's C stack, so long argument lists go in chunks
@@ -45,20 +46,22 @@ for _, ev in ipairs(batch.events) do
   end
 end
 if #detector_values > 0 then
-  -- Page-Hinkley, both directions: cumulative deviations from the running mean
-  local st = {n = 0, mean = 0, up_sum = 0, up_min = 0, down_sum = 0, down_max = 0}
+  -- Page-Hinkley, both directions: cumulative deviations from the running mean, which
+  -- starts from the baseline's mean with the weight of its prior_n confidences
+  -- (worker/drift/page_hinkley.py is the reference)
+  local st = {n = 0, prior_n = 0, mean = 0, up_sum = 0, up_min = 0, down_sum = 0, down_max = 0}
   local stored = redis.call('HGETALL', KEYS[4])
   for i = 1, #stored, 2 do st[stored[i]] = tonumber(stored[i + 1]) end
   local delta = tonumber(batch.ph_delta)
   for _, x in ipairs(detector_values) do
     st.n = st.n + 1
-    st.mean = st.mean + (x - st.mean) / st.n
+    st.mean = st.mean + (x - st.mean) / (st.n + st.prior_n)
     st.up_sum = st.up_sum + x - st.mean - delta
     if st.up_sum < st.up_min then st.up_min = st.up_sum end
     st.down_sum = st.down_sum + x - st.mean + delta
     if st.down_sum > st.down_max then st.down_max = st.down_sum end
   end
-  redis.call('HSET', KEYS[4], 'n', st.n, 'mean', string.format('%.17g', st.mean),
+  redis.call('HSET', KEYS[4], 'n', st.n, 'prior_n', st.prior_n, 'mean', string.format('%.17g', st.mean),
     'up_sum', string.format('%.17g', st.up_sum), 'up_min', string.format('%.17g', st.up_min),
     'down_sum', string.format('%.17g', st.down_sum), 'down_max', string.format('%.17g', st.down_max))
 end

@@ -142,9 +142,27 @@ def _drift_families(drift: Mapping[str, Any]) -> Iterator[Metric]:
         "Drift check result: 0 ok, 1 warn, 2 critical, -1 insufficient data.",
         labels=["check"],
     )
+    value = GaugeMetricFamily(
+        "mlmon_drift_check_value",
+        "The quantity a drift check's thresholds apply to (`measure`: drop, psi, p_value, "
+        "score, rate); absent while it has no value.",
+        labels=["check", "measure"],
+    )
+    threshold = GaugeMetricFamily(
+        "mlmon_drift_check_threshold",
+        "A drift check's warn and critical thresholds, on the same quantity as its value.",
+        labels=["check", "level"],
+    )
     for check, result in drift.get("checks", {}).items():
         family.add_metric([check], DRIFT_STATUS_VALUES.get(result["status"], -1))
+        if result.get("value") is not None:
+            value.add_metric([check, result.get("measure", "value")], result["value"])
+        for level, key in (("warn", "threshold"), ("critical", "critical_threshold")):
+            if result.get(key) is not None:
+                threshold.add_metric([check, level], result[key])
     yield family
+    yield value
+    yield threshold
 
 
 def _feedback_families(feedback: Mapping[str, Any]) -> Iterator[Metric]:

@@ -23,6 +23,7 @@ from worker.counters.windows import (
     bucket_starts,
     longest_window_buckets,
     utc_days,
+    window_span,
 )
 from worker.drift.baseline import get_baseline
 from worker.drift.report import drift_report, read_page_hinkley
@@ -85,7 +86,10 @@ def build_status(
         "redis": _redis_role(replication),
         "market_open": settings.market.is_open(now),
         **{name: overall[name] for name in TOP_LEVEL_METRICS},
-        "windows": {name: summarize(window) for name, window in window_counts.items()},
+        "windows": {
+            name: summarize(window) | {"covers": window_span(name, now)}
+            for name, window in window_counts.items()
+        },
         "recent_predictions": [json.loads(line) for line in recent_raw],
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
@@ -96,6 +100,7 @@ def build_status(
             window_counts[settings.drift_window],
             read_page_hinkley(client, settings),
             settings,
+            now=now,
         ),
         "alerts": alerts_summary(client, settings),
         "feedback": {

@@ -94,16 +94,25 @@ def _distribution_lines(counts: dict[str, int]) -> list[str]:
 
 def _window_lines(status: dict[str, Any]) -> list[str]:
     header = f"{'window':<8}{'predictions':>12}{'ML usage':>11}{'agreement':>11}{'avg conf':>10}"
-    lines = [header]
+    lines = [header + "  covers"]
     rows = [("all", status), *status["windows"].items()]
     for name, metrics in rows:
         lines.append(
             f"{name:<8}{metrics['total_predictions']:>12}"
             f"{_percent(metrics['ml_usage_rate']):>11}"
             f"{_percent(metrics['agreement_rate']):>11}"
-            f"{_percent(metrics['avg_ml_confidence']):>10}"
+            f"{_percent(metrics['avg_ml_confidence']):>10}  {_covers(metrics.get('covers'))}"
         )
     return lines
+
+
+def _covers(covers: dict[str, Any] | None) -> str:
+    """A window is whole UTC buckets up to now: say how long that is at this moment."""
+    if not covers:
+        return "all time"
+    minutes = covers["seconds"] / 60
+    span = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    return f"{span} ({covers['buckets']} {covers['bucket']} buckets)"
 
 
 def _recent_lines(recent: list[dict[str, Any]], *, zone: tzinfo, plain: bool) -> list[str]:
@@ -216,8 +225,34 @@ def _group_lines(groups: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _figure(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _number(value: float | None) -> str:
+    """Small p-values in scientific notation, so 1e-6 does not print as 0.000."""
+    if value is None:
+        return "n/a"
+    return f"{value:.1e}" if 0 < abs(value) < 0.001 else f"{value:.3f}"
+
+
+def _check_detail(check: dict[str, Any]) -> str:
+    """The figures beside the one the thresholds apply to."""
+    parts = [check["reason"]] if check.get("reason") else []
+    if check.get("baseline") is not None:
+        parts.append(f"baseline {_number(check['baseline'])} now {_number(check['current'])}")
+    if check.get("p_value") is not None and check.get("measure") != "p_value":
+        threshold = _number(check["p_threshold"])
+        parts.append(f"p {_number(check['p_value'])} (drift needs < {threshold})")
+    if check.get("effect") is not None:
+        parts.append(
+            f"{check['effect_measure']} {_number(check['effect'])} "
+            f"(drift needs >= {_number(check['effect_threshold'])})"
+        )
+    if check.get("statistic") is not None:
+        parts.append(f"chi2 {check['statistic']:.1f} df {check['df']}")
+    if check.get("reference_mean") is not None:
+        parts.append(
+            f"running mean {_number(check['reference_mean'])}, {check['events']} events"
+            f", {check['direction']}"
+        )
+    return "; ".join(parts)
 
 
 def _drift_lines(drift: dict[str, Any], *, plain: bool) -> list[str]:
@@ -233,20 +268,29 @@ def _drift_lines(drift: dict[str, Any], *, plain: bool) -> list[str]:
         lines.append(f"{'' if plain else '⚠️  '}Drift detected: {drift['severity'].upper()}")
     else:
         lines.append(f"{'' if plain else '✅ '}No significant drift detected ({drift['severity']})")
+    covers = drift.get("window_covers")
+    if covers:
+        lines.append(
+            f"Window {drift['window']}: {covers['buckets']} UTC {covers['bucket']} buckets, "
+            f"{covers['from']} to now ({covers['seconds'] / 60:.0f} min)"
+        )
     base = drift.get("baseline")
     lines.append(
         f"Baseline: {base['source']} at {base['created_at']}" if base else "Baseline: none"
     )
-    lines.append(
-        f"{'check':<24}{'baseline':>10}{'current':>10}{'delta':>10}{'threshold':>11}  status"
-    )
+    lines.append(f"{'check':<23}{'measure':<9}{'value':>9}{'warn':>11}{'critical':>11}  status")
     for name, check in drift["checks"].items():
-        figures = (_figure(check.get(k)) for k in ("baseline", "current", "delta", "threshold"))
-        base_text, current_text, delta_text, threshold_text = figures
+        comparison = check.get("comparison", "")
+        warn = f"{comparison} {_number(check.get('threshold'))}"
+        critical = check.get("critical_threshold")
+        critical_text = f"{comparison} {_number(critical)}" if critical is not None else "-"
         lines.append(
-            f"{name:<24}{base_text:>10}{current_text:>10}{delta_text:>10}{threshold_text:>11}"
-            f"  {check['status']}"
+            f"{name:<23}{check.get('measure', ''):<9}{_number(check.get('value')):>9}"
+            f"{warn:>11}{critical_text:>11}  {check['status']}"
         )
+        detail = _check_detail(check)
+        if detail:
+            lines.append(f"{'':<25}{detail}")
     return lines
 
 

@@ -153,7 +153,7 @@ function renderMetrics(status) {
     "windows-table",
     Object.entries(status.windows).map(([name, w]) => [
       name, w.total_predictions, percent(w.ml_usage_rate), percent(w.agreement_rate),
-      percent(w.disagreement_rate), percent(w.avg_ml_confidence),
+      percent(w.disagreement_rate), percent(w.avg_ml_confidence), windowCovers(w.covers),
     ]),
   );
   const distribution = status.verdict_distribution;
@@ -178,6 +178,35 @@ function renderMetrics(status) {
   });
 }
 
+// a window is whole UTC buckets up to now, so it is a little shorter than its name
+function windowCovers(covers) {
+  if (!covers) return "n/a";
+  const minutes = covers.seconds / 60;
+  const span = minutes < 120 ? `${Math.round(minutes)} min` : `${(minutes / 60).toFixed(1)} h`;
+  return `${span}: ${covers.buckets} ${covers.bucket} buckets from ${showTime(covers.from)}`;
+}
+
+// p-values run to 1e-12: small figures in scientific notation, not as 0.000
+function checkNumber(value) {
+  if (value === null || value === undefined) return "n/a";
+  return value !== 0 && Math.abs(value) < 0.001 ? value.toExponential(1) : value.toFixed(3);
+}
+
+function limit(check, value) {
+  return value === null || value === undefined ? "-" : `${check.comparison ?? ""} ${checkNumber(value)}`;
+}
+
+// the figures beside the one the thresholds apply to
+function checkDetail(c) {
+  const parts = c.reason ? [c.reason] : [];
+  if (c.baseline !== null && c.baseline !== undefined) parts.push(`baseline ${checkNumber(c.baseline)}, now ${checkNumber(c.current)}`);
+  if (c.p_value !== null && c.p_value !== undefined && c.measure !== "p_value") parts.push(`p ${checkNumber(c.p_value)} (drift needs < ${checkNumber(c.p_threshold)})`);
+  if (c.effect !== null && c.effect !== undefined) parts.push(`${c.effect_measure} ${checkNumber(c.effect)} (drift needs >= ${checkNumber(c.effect_threshold)})`);
+  if (c.statistic !== null && c.statistic !== undefined) parts.push(`chi2 ${c.statistic.toFixed(1)}, df ${c.df}`);
+  if (c.reference_mean !== null && c.reference_mean !== undefined) parts.push(`running mean ${checkNumber(c.reference_mean)}, ${c.events} events, ${c.direction}`);
+  return parts.join("; ");
+}
+
 function renderDrift(drift) {
   const checks = drift.available ? Object.entries(drift.checks || {}) : [];
   const severity = $("drift-severity");
@@ -190,10 +219,16 @@ function renderDrift(drift) {
     severity.className = `badge sev-${String(drift.severity).replace(" ", "-")}`;
     setText("drift-message", drift.drift_detected ? "drift detected" : "no drift detected");
   }
+  const covers = drift.window_covers;
+  setText(
+    "drift-window",
+    covers ? `window ${drift.window}: ${covers.buckets} UTC ${covers.bucket} buckets, from ${showTime(covers.from)} to now` : "",
+  );
   fillTable(
     "drift-table",
     checks.map(([name, c]) => [
-      name, badge(c.status), number(c.baseline), number(c.current), number(c.delta), number(c.threshold),
+      name, badge(c.status), c.measure ?? "", checkNumber(c.value), limit(c, c.threshold),
+      limit(c, c.critical_threshold), checkDetail(c),
     ]),
   );
 }
