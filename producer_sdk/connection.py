@@ -23,11 +23,18 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.sentinel import Sentinel
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
 DEFAULT_SENTINEL_PORT = 26379
 TRUE_TEXT = {"1", "true", "yes", "on"}
+FALSE_TEXT = {"0", "false", "no", "off"}
+# options of the data-node connections a Sentinel URL may carry: redis-py's typed URL
+# options, and its TLS file and mode options (text as given)
+TEXT_OPTIONS = frozenset(
+    {"ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "client_name"}
+)
 
 
 class RedisUrlError(ValueError):
@@ -47,7 +54,7 @@ class SentinelUrl:
     sentinel_username: str | None = None
     sentinel_password: str | None = None
     sentinel_ssl: bool = False
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -73,7 +80,9 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
         raise RedisUrlError(f"the database must be a number, not {path[1]!r}") from e
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     ssl = SENTINEL_SCHEMES[parts.scheme]
-    sentinel_ssl = options.pop("sentinel_ssl", str(ssl)).lower() in TRUE_TEXT
+    sentinel_ssl = _flag("sentinel_ssl", options.pop("sentinel_ssl", str(ssl)))
+    sentinel_username = options.pop("sentinel_username", None) or None
+    sentinel_password = options.pop("sentinel_password", None) or None
     return SentinelUrl(
         sentinels=sentinels,
         service=path[0],
@@ -81,10 +90,10 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
         username=unquote(user) or None,
         password=unquote(password) or None,
         ssl=ssl,
-        sentinel_username=options.pop("sentinel_username", None) or None,
-        sentinel_password=options.pop("sentinel_password", None) or None,
+        sentinel_username=sentinel_username,
+        sentinel_password=sentinel_password,
         sentinel_ssl=sentinel_ssl,
-        options=options,
+        options=_typed_options(options),
     )
 
 
@@ -117,15 +126,46 @@ def client_from_url(url: str, **client_options: Any) -> redis.Redis:
     return client
 
 
+def _typed_options(options: dict[str, str]) -> dict[str, Any]:
+    """redis-py's URL options, converted as `Redis.from_url` converts them; an unknown
+    option is an error here rather than a TypeError at the first connection."""
+    typed: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in TEXT_OPTIONS:
+            typed[name] = value
+        elif name in URL_QUERY_ARGUMENT_PARSERS and name != "db":
+            try:
+                typed[name] = URL_QUERY_ARGUMENT_PARSERS[name](value)  # type: ignore[operator]
+            except (TypeError, ValueError) as e:
+                raise RedisUrlError(f"option {name} has an invalid value") from e
+        else:
+            known = ", ".join(sorted(TEXT_OPTIONS | set(URL_QUERY_ARGUMENT_PARSERS) - {"db"}))
+            raise RedisUrlError(f"unknown option {name!r} (known: sentinel_*, {known})")
+    return typed
+
+
+def _flag(name: str, text: str) -> bool:
+    if text.lower() in TRUE_TEXT | FALSE_TEXT:
+        return text.lower() in TRUE_TEXT
+    raise RedisUrlError(f"option {name} must be true or false")
+
+
 def _host_port(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
-    host = host.strip("[]")  # an IPv6 address in brackets
+    """'host', 'host:port', '[::1]' or '[::1]:port'; errors never repeat the text (a
+    mistyped URL may have put part of a password here)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+        if rest and not rest.startswith(":"):
+            raise RedisUrlError("an IPv6 Sentinel address is written [address]:port")
+    else:
+        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
     if not host:
-        raise RedisUrlError(f"a Sentinel address needs a host: {text!r}")
+        raise RedisUrlError("a Sentinel address needs a host")
     try:
         number = int(port) if port else DEFAULT_SENTINEL_PORT
     except ValueError as e:
-        raise RedisUrlError(f"the port of {text!r} must be a number") from e
+        raise RedisUrlError("a Sentinel port must be a number") from e
     if not 0 < number < 65_536:
-        raise RedisUrlError(f"the port of {text!r} must be from 1 to 65535")
+        raise RedisUrlError("a Sentinel port must be from 1 to 65535")
     return host, number

@@ -126,7 +126,7 @@ class Publisher:
             on_failure=on_failure,
             spool_dir=spool_dir,
             replicas_to_ack=replicas_to_ack,
-            replica_ack_timeout_s=publish_timeout_s / 2,
+            replica_ack_timeout_s=publish_timeout_s / 4,  # WAIT's timeout ends on a 100 ms tick
         )
 
     def publish(self, event: AnyEvent) -> str | None:
@@ -185,25 +185,38 @@ class Publisher:
         trim = ("MAXLEN", "~", self.stream_maxlen) if self.stream_maxlen else ()
         for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
             pipe.execute_command("XADD", stream, *trim, "*", "event", event_json)  # type: ignore[no-untyped-call]
-        if self.replicas_to_ack:
-            wanted = min(self.replicas_to_ack, self._replicas_seen)
+        wanted = min(self.replicas_to_ack, self._replicas_seen)
+        if wanted:
             pipe.execute_command("WAIT", wanted, self.replica_ack_timeout_ms)  # type: ignore[no-untyped-call]
-            pipe.execute_command("ROLE")  # type: ignore[no-untyped-call]
-        replies = pipe.execute()
         if self.replicas_to_ack:
-            self._check_replicas(acked=int(replies[-2]), role=replies[-1])
-            replies = replies[:-2]
-        return [_text(entry_id) for entry_id in replies]
+            pipe.execute_command("ROLE")  # type: ignore[no-untyped-call]
+        replies = pipe.execute(raise_on_error=False)
+        added, checks = replies[: len(entries)], replies[len(entries) :]
+        for reply in added:
+            if isinstance(reply, Exception):
+                raise reply
+        if self.replicas_to_ack:
+            self._check_replicas(wanted=wanted, replies=checks)
+        return [_text(entry_id) for entry_id in added]
 
-    def _check_replicas(self, *, acked: int, role: list[Any]) -> None:
-        """Raise ReplicationLagError unless the replicas connected now (at most
-        `replicas_to_ack`) all have the events: a primary left without replicas (after a
-        failover) cannot do better, and is not waited for until one is back."""
+    def _check_replicas(self, *, wanted: int, replies: list[Any]) -> None:
+        """Raise ReplicationLagError unless the replicas WAIT asked for, and that are still
+        connected, have the events. WAIT asks for as many as the last ROLE showed (at most
+        `replicas_to_ack`): a primary left without replicas after a failover is not waited
+        for, and is held to them again as soon as one is back."""
+        failed = [reply for reply in replies if isinstance(reply, Exception)]
+        if failed:  # the events are in: it is the user's rights, not an outage
+            raise PublishError(
+                f"published, but the replicas could not be checked: {failed[0]}; the "
+                "producer's ACL user needs +wait and +role (see `mlmon acl`)"
+            ) from failed[0]
+        acked = int(replies[0]) if wanted else 0
+        role = replies[-1]
         connected = len(role[2]) if role and _text(role[0]) == "master" else 0
-        self._replicas_seen = max(connected, 1)  # look again with WAIT 1 once one is back
-        if acked < min(self.replicas_to_ack, connected):
+        self._replicas_seen = connected
+        if acked < min(wanted, connected):
             raise ReplicationLagError(
-                f"{acked} of {connected} connected replicas acknowledged within "
+                f"{acked} of {min(wanted, connected)} replicas acknowledged within "
                 f"{self.replica_ack_timeout_ms} ms"
             )
 

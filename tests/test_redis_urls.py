@@ -12,11 +12,12 @@ from worker.settings import SettingsError, load_settings, mask_url
 
 def test_sentinel_url_parts() -> None:
     parsed = parse_sentinel_url(
-        "rediss+sentinel://app:s%40cret@h1:26380,[::1]:26381,h3/mymaster/2"
+        "rediss+sentinel://app:s%40cret@h1:26380,[::1]:26381,h3,[::2]/mymaster/2"
         "?sentinel_password=sp&sentinel_ssl=false&ssl_cert_reqs=required"
+        "&health_check_interval=10&socket_keepalive=false"
     )
     assert parsed == SentinelUrl(
-        sentinels=[("h1", 26380), ("::1", 26381), ("h3", 26379)],
+        sentinels=[("h1", 26380), ("::1", 26381), ("h3", 26379), ("::2", 26379)],
         service="mymaster",
         db=2,
         username="app",
@@ -25,7 +26,11 @@ def test_sentinel_url_parts() -> None:
         sentinel_username=None,
         sentinel_password="sp",
         sentinel_ssl=False,
-        options={"ssl_cert_reqs": "required"},
+        options={
+            "ssl_cert_reqs": "required",
+            "health_check_interval": 10,
+            "socket_keepalive": False,
+        },
     )
     plain = parse_sentinel_url("redis+sentinel://h1/svc")
     assert (plain.db, plain.ssl, plain.sentinel_ssl, plain.password) == (0, False, False, None)
@@ -40,6 +45,10 @@ def test_sentinel_url_parts() -> None:
         ("redis+sentinel://h1:26379/svc/zero", "the database must be a number"),
         ("redis+sentinel://h1:port/svc", "must be a number"),
         ("redis+sentinel://h1:70000/svc", "from 1 to 65535"),
+        ("redis+sentinel://h1/svc?foo=bar", "unknown option 'foo'"),
+        ("redis+sentinel://h1/svc?health_check_interval=soon", "invalid value"),
+        ("redis+sentinel://h1/svc?sentinel_ssl=maybe", "must be true or false"),
+        ("redis+sentinel://:se/cret@h:26379/m", "needs a host"),
     ],
 )
 def test_bad_sentinel_urls_say_what_is_wrong(url: str, why: str) -> None:
@@ -48,6 +57,7 @@ def test_bad_sentinel_urls_say_what_is_wrong(url: str, why: str) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(REDIS_URL=url)
     assert str(caught.value).startswith("REDIS_URL=") and why in str(caught.value)
+    assert "cret" not in str(caught.value), "no part of a password in the message"
 
 
 def test_settings_take_sentinel_urls_and_mask_their_passwords() -> None:

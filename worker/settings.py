@@ -274,22 +274,38 @@ def duration_s(text: str) -> float:
 
 
 def mask_url(url: str) -> str:
-    """`url` with any password (in the user part or a `password`/`token`-like query
-    parameter) replaced by ***, for logs, messages and `mlmon config`."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        userinfo, _, host_port = netloc.rpartition("@")  # host and port as written
-        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{host_port}"
+    """`url` with its password and every credential-like query value replaced by ***, for
+    logs, messages and `mlmon config`.
+
+    It does not trust `urlsplit` with the user part: a password with an unescaped `/`, `#`
+    or `?` would end the netloc early and show its tail. Everything between `://` and the
+    last `@` is the user part (over-masking a query that holds an `@` is harmless), and
+    anything that does not even parse is masked whole.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url if "@" not in url else MASK
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = (f"{user}:{MASK}" if colon else MASK) + rest[at:]
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+    except ValueError:
+        return f"{scheme}://{MASK}"
     query = urlencode(
         [(k, MASK if _secret_word(k) else v) for k, v in parse_qsl(parts.query, True)],
         safe="*",
     )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    return urlunsplit(parts._replace(query=query))
 
 
 def _secret_word(name: str) -> bool:
-    return any(word in name.lower() for word in ("pass", "token", "secret", "key", "auth"))
+    """A query parameter that carries a credential (`?password=`, `?token=`, `?sig=`...)."""
+    lowered = name.lower()
+    return lowered in {"sig", "signature", "pwd"} or any(
+        word in lowered for word in ("pass", "token", "secret", "key", "auth")
+    )
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -370,7 +386,7 @@ def _line(field: str, given: Mapping[str, object], message: str) -> str:
     shown = given.get(name, "")
     if field in SECRET_FIELDS:
         shown = MASK
-    elif isinstance(shown, str) and name.endswith("_URL"):
+    elif isinstance(shown, str) and "://" in shown:
         shown = mask_url(shown)
     return f"{name}={shown!r} is invalid: {message}"
 

@@ -19,7 +19,7 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
             value = MASK
         elif isinstance(value, Path):
             value = str(value)
-        elif isinstance(value, str) and name.endswith("_URL"):
+        elif isinstance(value, str) and "://" in value:
             value = mask_url(value)
         view[name] = value
     return view
