@@ -143,9 +143,9 @@ def test_poison_entry_goes_dead_after_max_deliveries_and_replays_once_after_the_
     stderr = stop(worker)
 
     [(letter_id, letter)] = client.xrange(f"{prefix}:stream:dead")
-    assert letter[b"reason"] == b"poison: delivered 4 times without success"
+    assert letter[b"reason"] == b"poison: failed 3 times on its own"
     assert json.loads(letter[b"entry.event"])["ticker"] == "POISON.NS"
-    assert stderr.count("batch failed") <= 2  # logged once per failure streak, not per retry
+    assert stderr.count("entries failed on their own") <= 2  # once per streak, not per retry
     done = [r["outcome_id"] for r in csv_rows(home / "data" / "ml_feedback.csv")]
     assert sorted(done) == sorted(o.event_id for o in outcomes if o.ticker != "POISON.NS")
 
@@ -304,7 +304,7 @@ def test_a_full_disk_keeps_entries_pending_until_they_can_be_written(
     log.wait_for(logged("still failing", failures=lambda n: n >= 3), timeout_s=30)
     stderr = stop(worker, log)
 
-    assert stderr.count("batch failed") == 1  # one clear error, not one per retry
+    assert stderr.count("environment fault") == 1  # one clear error, not one per retry
     assert "File too large" in stderr
     assert pending(client, stream, "logs") > 0  # what could not be written is not acknowledged
     assert run_mlmon("worker", "--burst", "--groups", "logs", env=env).returncode == 0

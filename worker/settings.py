@@ -60,6 +60,9 @@ class Settings(BaseModel):
         24.0, validation_alias="MLMON_DEDUP_TTL_HOURS", gt=0, le=24 * 365
     )
     max_deliveries: int = Field(5, validation_alias="ML_MAX_DELIVERIES", ge=1, le=1_000)
+    max_clock_skew_s: int = Field(
+        3_600, validation_alias="MLMON_MAX_CLOCK_SKEW_S", ge=0, le=7 * 86_400
+    )
     claim_idle_ms: int = Field(
         60_000, validation_alias="MLMON_CLAIM_IDLE_MS", ge=100, le=86_400_000
     )

@@ -13,7 +13,8 @@ DRIFT_SEVERITY = {DriftStatus.WARN: Severity.WARN, DriftStatus.CRITICAL: Severit
 def conditions_of(
     status: dict[str, Any], *, last_dead_letters: int, max_lag: int
 ) -> list[Condition]:
-    """Drift checks and targets, dead letters growing, consumer lag, missing heartbeats."""
+    """Drift checks and targets, dead letters growing, consumer lag, missing heartbeats,
+    environment faults holding a group up."""
     conditions = []
     drift = status.get("drift") or {}
     for name, check in (drift.get("checks") or {}).items():
@@ -45,6 +46,18 @@ def conditions_of(
                 active=not live,
                 severity=Severity.CRITICAL,
                 summary=f"group {group} has no live consumer",
+            )
+        )
+    faulted = {f["group"]: f for f in status.get("environment_faults") or []}
+    for group in sorted({g["group"] for g in groups} | set(faulted)):
+        fault = faulted.get(group)
+        conditions.append(
+            Condition(
+                f"fault:{group}",
+                active=fault is not None,
+                severity=Severity.CRITICAL,
+                summary=f"group {group} is held up, its entries pending: "
+                + (fault["error"] if fault else "no fault"),
             )
         )
     for g in groups:

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.consumer.failures import current_faults
 from worker.consumer.health import group_states, health_problems
 from worker.consumer.topology import known_names, parse_group_names
+from worker.keys import Keys
 from worker.status.snapshot import build_status
 from worker.status.text import render
 
@@ -85,6 +87,9 @@ def health(groups: str) -> None:
     problems = health_problems(
         group_states(client, settings, names), max_lag=settings.health_max_lag
     )
+    problems += [
+        f.line() for f in current_faults(client, Keys(settings.prefix)) if f.group in names
+    ]
     for problem in problems:
         click.echo(problem)
     if problems:
