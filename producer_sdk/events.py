@@ -39,6 +39,9 @@ EARLIEST_TS = datetime(1971, 1, 1, tzinfo=UTC)
 DEFAULT_MAX_CLOCK_SKEW_S = 3600.0
 CLOCK_SKEW_CONTEXT = "max_clock_skew_s"
 
+# the training CSV's label column: a feature of this name would be confused with it
+RESERVED_FEATURE_NAMES = frozenset({"label"})
+
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9&_-]{0,19}(\.[A-Z]{1,4})?$")
 
 
@@ -120,6 +123,16 @@ class Prediction(_Event):
     model_version: ShortText | None = None
 
     _ticker = field_validator("ticker", mode="before")(_normalize_ticker)
+
+    @field_validator("features")
+    @classmethod
+    def _feature_names_free(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        clash = sorted(RESERVED_FEATURE_NAMES & set(value or {}))
+        if clash:
+            raise ValueError(
+                f"feature name {clash[0]!r} is reserved (the training data's label column)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _ml_fields_consistent(self) -> Prediction:

@@ -25,9 +25,14 @@ log = get_logger(__name__)
 FAULT_REPORT_FRESH_S = 90.0  # a report older than this belongs to a consumer gone since
 
 
+class EnvironmentFault(Exception):
+    """Something outside the entries that an operator must fix (a broken file, say);
+    the message says how."""
+
+
 def is_environment_fault(error: BaseException) -> bool:
-    """Disk, permission and Redis errors: the entries are not to blame."""
-    return isinstance(error, OSError | redis.RedisError)
+    """Disk, permission and Redis errors, and `EnvironmentFault`: the entries are not to blame."""
+    return isinstance(error, OSError | redis.RedisError | EnvironmentFault)
 
 
 class EntriesFailed(Exception):
