@@ -18,6 +18,7 @@ from producer_sdk import Prediction, Publisher, StreamName, TradeOutcome
 from worker.consumer.codec import Delivery
 from worker.groups.feedback import FeedbackHandler
 from worker.retraining.training import parse_training_csv
+from worker.retraining.training_rows import TrainingRowsError, append_training_rows
 from worker.settings import Settings
 from worker.status.snapshot import get_feedback_summary
 
@@ -348,3 +349,24 @@ def test_a_broken_training_header_holds_outcomes_pending_until_the_file_is_moved
     drain(env)
     assert training.read_text().splitlines() == ["rsi,label", "40.0,buy"]
     assert [r["outcome_id"] for r in feedback_rows(home)] != []
+
+
+def test_pipeline_rows_appended_beside_the_feedback_group_are_kept(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str], home: Path
+) -> None:
+    first, second = (make_prediction(features={"rsi": float(i)}) for i in (1, 2))
+    publisher.publish(first)
+    publisher.publish(outcome_for(first, prediction_id=first.event_id))
+    drain(env)
+    added = append_training_rows(
+        client, settings, [{"rsi": 10.0, "label": "avoid"}, {"rsi": 11.0, "label": "watch"}]
+    )
+    publisher.publish(second)
+    publisher.publish(outcome_for(second, prediction_id=second.event_id))
+    drain(env)
+
+    assert added == 2
+    lines = (home / "data" / "ml_training_data.csv").read_text().splitlines()
+    assert lines == ["rsi,label", "1.0,buy", "10.0,avoid", "11.0,watch", "2.0,buy"]
+    with pytest.raises(TrainingRowsError, match="not in the header"):
+        append_training_rows(client, settings, [{"pe": 1.0, "label": "buy"}])

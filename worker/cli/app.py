@@ -34,6 +34,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "dlq": LazyCommand("worker.cli.dlq:dlq", "Inspect, replay and purge dead letters."),
     "spool": LazyCommand("worker.cli.dlq:spool", "The producer's local spool."),
     "retrain": LazyCommand("worker.cli.retraining:retrain", "Ask the gate for a retrain."),
+    "training-data": LazyCommand(
+        "worker.cli.retraining:training_data", "Append the pipeline's labelled rows safely."
+    ),
     "models": LazyCommand("worker.cli.retraining:models", "List, show and roll back models."),
     "rq-worker": LazyCommand(
         "worker.cli.retraining:rq_worker", "Run an RQ worker for mlmon's queues."

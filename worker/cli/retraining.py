@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rq import Queue
@@ -17,8 +18,28 @@ from worker.retraining.gate import Trigger
 from worker.retraining.history import append_history
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry, RegistryError
 from worker.retraining.request import request_retrain
+from worker.retraining.training_rows import TrainingRowsError, append_training_rows
 
 EXIT_REFUSED = 3
+
+
+@click.group("training-data")
+def training_data() -> None:
+    """The training CSV: append the trading pipeline's labelled rows beside mlmon."""
+
+
+@training_data.command("append")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def training_data_append(source: TextIO) -> None:
+    """Append the rows of a CSV with a header (`-` for stdin), under mlmon's lock."""
+    settings = settings_or_exit()
+    client = redis_or_exit(settings)
+    rows = list(csv.DictReader(source))
+    try:
+        added = append_training_rows(client, settings, rows)
+    except TrainingRowsError as e:
+        fail(str(e), EXIT_CONFIG)
+    click.echo(f"appended {added} labelled rows to {settings.training_csv}")
 
 
 @click.command()
