@@ -437,3 +437,34 @@ def test_unchanged_data_records_no_change_and_appended_rows_count(
     assert request_retrain(client, settings, trigger="manual", reason="more", force=True).accepted
     run_jobs(client, settings)
     assert registry.entry(2)["samples"] == 600  # type: ignore[index]  # trained on every row
+
+
+@pytest.mark.parametrize("damage", ["tamper", "delete"])
+def test_a_broken_only_version_is_replaced_by_a_forced_retrain(
+    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path, damage: str
+) -> None:
+    write_training_csv(home, 400)
+    assert request_retrain(client, settings, trigger="manual", reason="v1", force=True).accepted
+    run_jobs(client, settings)
+    model_path = home / "models" / "verdict_model.pkl"
+    if damage == "tamper":
+        model_path.write_bytes(model_path.read_bytes() + b"tampered")
+    else:
+        model_path.unlink()
+    rollback = run_mlmon("models", "rollback", env=job_env)
+    assert rollback.returncode != 0
+    assert "mlmon retrain --force" in rollback.stdout + rollback.stderr
+
+    # the same training data: no "no change" shortcut when the live file fails its check
+    assert request_retrain(client, settings, trigger="manual", reason="fix", force=True).accepted
+    run_jobs(client, settings)
+
+    registry = ModelRegistry(client, settings)
+    assert registry.live_version() == 2
+    model, entry = registry.load_live()  # type: ignore[misc]
+    assert entry["version"] == 2 and model.predict([[8.0, 20.0, 20.0]])[0] == "strong_buy"
+    kinds = [
+        json.loads(f[b"event"])["type"]
+        for _, f in client.xrange(f"{settings.prefix}:stream:models")
+    ]
+    assert "live_model_unusable" in kinds
