@@ -22,7 +22,7 @@ from producer_sdk.events import (
     TradeOutcome,
 )
 from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
-from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN, stream_key_for
+from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
 from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
 SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
@@ -41,8 +41,6 @@ class Publisher:
     :param redis_client: a connected `redis.Redis`; the publisher does not close it. Its
         socket timeouts bound how long a publish can take (`from_url` sets them).
     :param prefix: key prefix shared with the workers (`MLMON_PREFIX`).
-    :param stream_maxlen: approximate cap on each stream's length (`XADD MAXLEN ~`);
-        None keeps every entry. Must exceed what the consumers can fall behind by.
     :param on_failure: `"spool"` (default): when Redis is unreachable, keep the event in a
         local spool file, never raise into trading code, and replay the spool in order on
         the next successful publish. `"raise"`: raise `PublishError` instead.
@@ -55,18 +53,14 @@ class Publisher:
         redis_client: redis.Redis,
         *,
         prefix: str = DEFAULT_PREFIX,
-        stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
         spool_max_mb: float | None = None,
     ) -> None:
-        if stream_maxlen is not None and stream_maxlen <= 0:
-            raise ValueError("stream_maxlen must be positive or None")
         if on_failure not in {"spool", "raise"}:
             raise ValueError("on_failure must be 'spool' or 'raise'")
         self.redis = redis_client
         self.prefix = prefix
-        self.stream_maxlen = stream_maxlen
         self.on_failure = on_failure
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
@@ -83,7 +77,6 @@ class Publisher:
         *,
         publish_timeout_s: float = 0.2,
         prefix: str = DEFAULT_PREFIX,
-        stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
     ) -> Publisher:
@@ -98,7 +91,6 @@ class Publisher:
         return cls(
             client,
             prefix=prefix,
-            stream_maxlen=stream_maxlen,
             on_failure=on_failure,
             spool_dir=spool_dir,
         )
@@ -151,14 +143,13 @@ class Publisher:
     def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
         if len(entries) == 1:
             stream, event_json = entries[0]
-            entry_id = self.redis.xadd(
-                stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True
-            )
+            entry_id = self.redis.xadd(stream, {"event": event_json})
             return [_text(entry_id)]
+        # never MAXLEN or MINID: trimming is the workers' (by age, past what every group
+        # acknowledged), so a producer's credentials never need to delete anything
         pipe = self.redis.pipeline(transaction=False)
-        trim = ("MAXLEN", "~", self.stream_maxlen) if self.stream_maxlen else ()
         for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
-            pipe.execute_command("XADD", stream, *trim, "*", "event", event_json)  # type: ignore[no-untyped-call]
+            pipe.execute_command("XADD", stream, "*", "event", event_json)  # type: ignore[no-untyped-call]
         return [_text(entry_id) for entry_id in pipe.execute()]
 
     def _redis_is_down(self, error: redis.RedisError) -> None:

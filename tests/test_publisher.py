@@ -10,8 +10,17 @@ import redis
 from helpers import make_prediction
 from pydantic import ValidationError
 
-from producer_sdk import Prediction, Publisher, PublishError, TradeOutcome, parse_event
+from producer_sdk import (
+    Prediction,
+    Publisher,
+    PublishError,
+    StreamName,
+    TradeOutcome,
+    parse_event,
+)
+from worker.consumer.retention import trim_stream
 from worker.local.redis_server import free_port
+from worker.settings import load_settings
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[dict[bytes, bytes]]:
@@ -62,11 +71,17 @@ def test_invalid_event_rejected_before_anything_is_sent(
     assert client.exists(f"{prefix}:stream:predictions") == 0
 
 
-def test_stream_is_trimmed_to_about_maxlen(client: redis.Redis, prefix: str) -> None:
-    small = Publisher(client, prefix=prefix, stream_maxlen=100, on_failure="raise")
-    small.publish_many([make_prediction() for _ in range(1_000)])
-    length = client.xlen(f"{prefix}:stream:predictions")
-    assert 100 <= length < 1_000
+def test_streams_are_capped_by_the_workers_not_the_sdk(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str]
+) -> None:
+    publisher.publish_many([make_prediction() for _ in range(3_000)])
+    stream = f"{prefix}:stream:predictions"
+    assert client.xlen(stream) == 3_000
+    capped = load_settings(
+        REDIS_URL=env["REDIS_URL"], MLMON_PREFIX=prefix, MLMON_STREAM_MAXLEN="1000"
+    )
+    trim_stream(client, capped, StreamName.PREDICTIONS, ["logs"])
+    assert 1_000 <= client.xlen(stream) < 3_000
 
 
 def test_helpers_build_the_events_the_pipeline_already_sends(

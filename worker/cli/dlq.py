@@ -96,7 +96,6 @@ def spool_flush() -> None:
     publisher = Publisher(
         redis_or_exit(settings),
         prefix=settings.prefix,
-        stream_maxlen=settings.stream_maxlen,
         on_failure="raise",
         spool_dir=settings.spool_dir,
     )

@@ -1,0 +1,66 @@
+"""A hostile or misconfigured user: what the least-privilege ACL users enforce, what they
+cannot and how it is noticed, secrets kept out of output, configuration errors raised."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from helpers import make_prediction, random_predictions, run_mlmon
+
+from producer_sdk import Publisher
+from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
+from worker.local.redis_server import NO_PERSISTENCE, RedisServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def acl_redis(tmp_path: Path, prefix: str) -> Iterator[RedisServer]:
+    """A private server with mlmon's two ACL users (passwords p-secret and w-secret)."""
+    server = RedisServer(tmp_path / "redis", args=NO_PERSISTENCE).start()
+    admin = redis.Redis.from_url(server.url)
+    admin.execute_command(
+        *acl_setuser_line("producer", "p-secret", producer_acl_rules(prefix)).split()
+    )
+    admin.execute_command(*acl_setuser_line("worker", "w-secret", worker_acl_rules(prefix)).split())
+    admin.close()
+    yield server
+    server.stop(save=False)
+
+
+def url_of(server: RedisServer, user: str, password: str) -> str:
+    return f"redis://{user}:{password}@127.0.0.1:{server.port}/0"
+
+
+def test_the_sdk_never_trims_and_a_trimming_producer_is_reported(
+    acl_redis: RedisServer, env: dict[str, str], prefix: str
+) -> None:
+    admin = redis.Redis.from_url(acl_redis.url)
+    admin.config_set("slowlog-log-slower-than", 0)  # the log of every command, with its args
+    admin.slowlog_reset()
+    producer = Publisher.from_url(
+        url_of(acl_redis, "producer", "p-secret"), prefix=prefix, on_failure="raise"
+    )
+    worker_env = {**env, "REDIS_URL": url_of(acl_redis, "worker", "w-secret")}
+    assert run_mlmon("worker", "--burst", env=worker_env).returncode == 0  # groups exist
+    producer.publish(make_prediction())
+    producer.publish_many(random_predictions(24, seed=4))
+
+    xadds = [e["command"] for e in admin.slowlog_get(1000) if e["command"].startswith(b"XADD")]
+    assert len(xadds) == 25
+    assert not any(b"MAXLEN" in c.upper() or b"MINID" in c.upper() for c in xadds)
+    stream = f"{prefix}:stream:predictions"
+    assert admin.xlen(stream) == 25
+    healthy = run_mlmon("health", "--groups", "logs", env=worker_env).stdout
+    assert "deleted before it read" not in healthy
+
+    # Redis 7 ACLs cannot deny XADD's trimming options to a user allowed to XADD: a hostile
+    # producer can trim, and health names it
+    producer.redis.execute_command("XADD", stream, "MAXLEN", "1", "*", "event", "{}")
+    assert admin.xlen(stream) == 1
+    reported = run_mlmon("health", "--groups", "logs", env=worker_env)
+    assert reported.returncode == 1
+    assert f"group logs on {stream}: entries were deleted before it read them" in reported.stdout
