@@ -43,7 +43,8 @@ class Publisher:
     :param prefix: key prefix shared with the workers (`MLMON_PREFIX`).
     :param on_failure: `"spool"` (default): when Redis is unreachable, keep the event in a
         local spool file, never raise into trading code, and replay the spool in order on
-        the next successful publish. `"raise"`: raise `PublishError` instead.
+        the next successful publish. A configuration error (wrong password, NOPERM) is no
+        outage: it raises `PublishError` and spools nothing. `"raise"`: raise `PublishError` instead.
     :param spool_dir: where the spool lives (default `MLMON_SPOOL_DIR`, `~/.mlmon/spool`).
     :param spool_max_mb: spool size at which the oldest events are dropped (and counted).
     """
@@ -127,6 +128,7 @@ class Publisher:
             try:
                 self.flush_spool()
             except redis.RedisError as e:
+                _raise_unless_outage(e, entries)
                 self._redis_is_down(e)
                 return None
             self._redis_is_back()
@@ -134,6 +136,7 @@ class Publisher:
         try:
             ids = self._xadd_many(entries)
         except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
+            _raise_unless_outage(e, entries)
             self._redis_is_down(e)
             self.spool.append(entries)
             return None
@@ -287,6 +290,28 @@ class Publisher:
 def _without_none(**fields: Any) -> dict[str, Any]:
     """Leave out unset arguments so model defaults (event_id, ts) apply."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+# Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
+# (a wrong password, NOPERM, a wrong key type) is a configuration error to fix, not to wait out
+OUTAGE_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+)
+
+
+def _raise_unless_outage(error: redis.RedisError, entries: list[tuple[str, str]]) -> None:
+    """Spooling is for outages only; a configuration error raises `PublishError` at once."""
+    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
+        error, redis.exceptions.AuthenticationError
+    ):
+        return
+    raise PublishError(
+        f"could not publish {_describe(entries)}: {type(error).__name__}: {error} "
+        "(a configuration error, not an outage: nothing was spooled)"
+    ) from error
 
 
 def _describe(entries: list[tuple[str, str]]) -> str:

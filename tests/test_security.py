@@ -10,7 +10,7 @@ import pytest
 import redis
 from helpers import make_prediction, random_predictions, run_mlmon
 
-from producer_sdk import Publisher
+from producer_sdk import Publisher, PublishError
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.local.redis_server import NO_PERSISTENCE, RedisServer
 
@@ -64,3 +64,33 @@ def test_the_sdk_never_trims_and_a_trimming_producer_is_reported(
     reported = run_mlmon("health", "--groups", "logs", env=worker_env)
     assert reported.returncode == 1
     assert f"group logs on {stream}: entries were deleted before it read them" in reported.stdout
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "other_prefix", "cause"),
+    [
+        ("producer", "wrong", False, "AuthenticationError"),
+        ("producer", "p-secret", True, "NoPermissionError"),
+    ],
+)
+def test_a_configuration_error_raises_and_is_never_spooled(
+    acl_redis: RedisServer,
+    prefix: str,
+    tmp_path: Path,
+    user: str,
+    password: str,
+    other_prefix: bool,
+    cause: str,
+) -> None:
+    publisher = Publisher.from_url(
+        url_of(acl_redis, user, password),
+        prefix="another-deployment" if other_prefix else prefix,
+        spool_dir=tmp_path / "spool",
+    )  # on_failure="spool": an outage would be spooled silently
+    for publish in (
+        lambda: publisher.publish(make_prediction()),
+        lambda: publisher.publish_many(random_predictions(3, seed=1)),
+    ):
+        with pytest.raises(PublishError, match=f"{cause}.*a configuration error"):
+            publish()
+    assert not publisher.spool.has_entries()
