@@ -12,7 +12,7 @@ from helpers import make_prediction, random_predictions, run_mlmon
 
 from producer_sdk import Publisher, PublishError
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
-from worker.local.redis_server import NO_PERSISTENCE, RedisServer
+from worker.local.redis_server import NO_PERSISTENCE, RedisServer, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +94,31 @@ def test_a_configuration_error_raises_and_is_never_spooled(
         with pytest.raises(PublishError, match=f"{cause}.*a configuration error"):
             publish()
     assert not publisher.spool.has_entries()
+
+
+def test_secrets_are_masked_in_config_connection_errors_and_setting_errors(
+    env: dict[str, str],
+) -> None:
+    hidden = {
+        "REDIS_URL": f"{env['REDIS_URL']}?password=hunter2-redis",
+        "ML_ALERT_WEBHOOK_URL": "https://hooks.example/in?token=tok-webhook&team=ops",
+    }
+    config = run_mlmon("config", env={**env, **hidden})
+    assert config.returncode == 0, config.stderr
+    assert "hunter2-redis" not in config.stdout and "tok-webhook" not in config.stdout
+    assert "password=***" in config.stdout and "token=***&team=ops" in config.stdout
+
+    closed = f"redis://127.0.0.1:{free_port()}/0?password=hunter2-down"
+    down = run_mlmon("status", env={**env, "REDIS_URL": closed})
+    assert down.returncode != 0
+    assert "hunter2-down" not in down.stdout + down.stderr and "password=***" in down.stderr
+
+    for name, value in {
+        "ML_ALERT_WEBHOOK_SECRET": "s3cret-" * 100,  # longer than allowed
+        "ML_ALERT_SLACK_WEBHOOK_URL": "not-a-url-s3cret",
+        "ML_ALERT_TELEGRAM_TOKEN": "t0ken-" * 100,
+    }.items():
+        bad = run_mlmon("config", env={**env, name: value})
+        assert bad.returncode == 2
+        assert f"{name}='***' is invalid" in bad.stderr and "s3cret" not in bad.stderr
+        assert "t0ken" not in bad.stderr

@@ -306,13 +306,28 @@ def duration_s(text: str) -> float:
     return float(text[:-1]) * DURATION_UNITS_S[text[-1]]
 
 
+# query parameters that carry a credential (redis-py takes `?password=`; webhooks `?token=`)
+SECRET_QUERY_NAMES = frozenset(
+    {"password", "passwd", "pass", "pwd", "token", "access_token", "secret", "api_key",
+     "apikey", "key", "auth", "sig", "signature"}
+)  # fmt: skip
+
+
 def mask_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, host_port = parts.netloc.rpartition("@")  # host and port as written
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host_port}"))
+    """`url` with the password of its user part and every credential query value as `***`."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            userinfo, _, host_port = netloc.rpartition("@")  # host and port as written
+            netloc = f"{userinfo.partition(':')[0]}:***@{host_port}"
+    except ValueError:  # not even a URL: it may still hold a secret
+        return "***"
+    query = "&".join(
+        f"{name}=***" if name.lower() in SECRET_QUERY_NAMES and sep else f"{name}{sep}{value}"
+        for name, sep, value in (item.partition("=") for item in parts.query.split("&"))
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query if parts.query else ""))
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -328,7 +343,9 @@ def load_settings(**overrides: object) -> Settings:
         field = str(error["loc"][0]) if error["loc"] else "?"
         env_name = _env_name(field)
         given = error.get("input")
-        if env_name == "REDIS_URL" and isinstance(given, str):
+        if field in SECRET_FIELDS or _env_name(field) in SECRET_ENV_NAMES:
+            given = "***"  # a wrong secret is still a secret
+        elif isinstance(given, str) and "://" in given:
             given = mask_url(given)
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "bool_parsing":
@@ -337,6 +354,14 @@ def load_settings(**overrides: object) -> Settings:
         if allowed is not None:
             message += f" (allowed: {allowed})"
         raise SettingsError(f"{env_name}={given!r} is invalid: {message}") from e
+
+
+SECRET_FIELDS = frozenset(
+    name for name, info in Settings.model_fields.items() if info.annotation == SecretStr | None
+)
+SECRET_ENV_NAMES = frozenset(
+    str(Settings.model_fields[name].validation_alias) for name in SECRET_FIELDS
+)
 
 
 def _env_name(field: str) -> str:

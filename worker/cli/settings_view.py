@@ -9,14 +9,16 @@ from worker.settings import Settings, mask_url
 
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting as `{env var: JSON value}`, in declaration order; the password in
-    REDIS_URL masked, since this output ends up in tickets and chat."""
+    """Every setting as `{env var: JSON value}`, in declaration order; secrets and the
+    credentials in URLs masked, since this output ends up in tickets and chat."""
     values = settings.model_dump(mode="json")
     view: dict[str, Any] = {}
     for field, info in Settings.model_fields.items():
         name = info.validation_alias if isinstance(info.validation_alias, str) else field
         view[name] = values[field]
-    view["REDIS_URL"] = mask_url(settings.redis_url)
+    for name, value in view.items():  # a URL's password or token, whichever setting
+        if isinstance(value, str) and "://" in value:
+            view[name] = mask_url(value)
     return view
 
 
