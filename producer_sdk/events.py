@@ -70,7 +70,10 @@ EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Ticker = Annotated[str, Field(min_length=1, max_length=24)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
-FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# not starting like a spreadsheet formula: names become the training CSV's header
+FeatureName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^=+\-@\t\r]")
+]
 ExtraValue = float | int | bool | Annotated[str, StringConstraints(max_length=256)] | None
 
 

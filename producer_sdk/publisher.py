@@ -44,7 +44,8 @@ class Publisher:
     :param on_failure: `"spool"` (default): when Redis is unreachable, keep the event in a
         local spool file, never raise into trading code, and replay the spool in order on
         the next successful publish. A configuration error (wrong password, NOPERM) is no
-        outage: it raises `PublishError` and spools nothing. `"raise"`: raise `PublishError` instead.
+        outage: it raises `PublishError` and spools nothing. `"raise"`: raise
+        `PublishError` instead.
     :param spool_dir: where the spool lives (default `MLMON_SPOOL_DIR`, `~/.mlmon/spool`).
     :param spool_max_mb: spool size at which the oldest events are dropped (and counted).
     """

@@ -7,8 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
 from helpers import csv_rows, jsonl_ids, log_files, make_prediction, run_mlmon
+from pydantic import ValidationError
 from test_feedback import outcome_for
 
 from producer_sdk import Publisher
@@ -159,3 +161,29 @@ def test_extreme_timestamps_are_dead_lettered_and_every_group_goes_on(
         assert client.ttl(key) <= 8 * 86_400  # no bucket outlives its window
     for group in ("logs", "metrics", "feedback"):
         assert client.xpending(stream, group)["pending"] == 0
+
+
+def test_dlq_commands_survive_hostile_entries_and_csv_cells_stay_text(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    stream = f"{prefix}:stream:predictions"
+    client.xadd(stream, {b"\xff\xfename": b"x", b"\x1b[2J\x1b[31mred": b"\x1b]0;title\x07"})
+    formula = make_prediction(model_version='=HYPERLINK("http://evil","x")')
+    publisher.publish(formula)
+    assert run_mlmon("worker", "--burst", "--groups", "logs,metrics", env=env).returncode == 0
+
+    listed = run_mlmon("dlq", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\\x1b[31mred" in listed.stdout
+    as_json = run_mlmon("dlq", "list", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    [letter] = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert "\ufffd\ufffdname" in letter["original"]
+    shown = run_mlmon("dlq", "show", letter["id"], env=env)
+    assert shown.returncode == 0, shown.stderr
+
+    [csv_path] = log_files(home)[1]
+    [row] = csv_rows(csv_path)
+    assert row["model_version"] == '\'=HYPERLINK("http://evil","x")'
+    with pytest.raises(ValidationError, match="should match pattern"):
+        make_prediction(features={"=cmd|' /C calc'!A0": 1.0})

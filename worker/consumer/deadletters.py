@@ -84,7 +84,10 @@ class DeadLetter:
         return {
             "id": self.letter_id,
             **self.fields,
-            "original": {k.decode(): v.decode(errors="replace") for k, v in self.original.items()},
+            "original": {
+                k.decode(errors="replace"): v.decode(errors="replace")
+                for k, v in self.original.items()
+            },
             "replayed_as": self.replayed_as,
         }
 
@@ -142,7 +145,7 @@ class DeadLetters:
     def _letter(self, letter_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLetter:
         letter_key = as_text(letter_id)
         fields = {
-            k.decode(): v.decode(errors="replace")
+            k.decode(errors="replace"): v.decode(errors="replace")
             for k, v in raw.items()
             if not k.startswith(ORIGINAL_FIELD_PREFIX)
         }

@@ -36,6 +36,7 @@ from worker.consumer.handler import Rejected
 from worker.consumer.journal import Journal
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.feedback import ScoredOutcome
+from worker.csv_cells import safe_cell
 from worker.keys import Keys
 from worker.retraining.labels import load_label_rule
 from worker.retraining.training_header import LABEL_COLUMN, training_header_problem
@@ -279,7 +280,9 @@ def _has_verdicts(outcome: TradeOutcome) -> bool:
 
 def _csv_line(values: list[object]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    csv.writer(buffer, lineterminator="\n").writerow(
+        ["" if v is None else safe_cell(v) for v in values]
+    )
     return buffer.getvalue()
 
 
