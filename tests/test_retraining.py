@@ -468,3 +468,35 @@ def test_a_broken_only_version_is_replaced_by_a_forced_retrain(
         for _, f in client.xrange(f"{settings.prefix}:stream:models")
     ]
     assert "live_model_unusable" in kinds
+
+
+def test_a_worker_without_the_json_serializer_fails_the_job_visibly_and_frees_the_gate(
+    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path
+) -> None:
+    write_training_csv(home, 400)
+    first = request_retrain(client, settings, trigger="manual", reason="t", force=True)
+    queue = f"{settings.prefix}-retraining"
+    plain = subprocess.run(
+        [str(Path(MLMON).with_name("rq")), "worker", "--burst", "-u", job_env["REDIS_URL"], queue],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "DeserializationError" in plain.stderr
+
+    again = request_retrain(client, settings, trigger="manual", reason="again", force=True)
+
+    assert again.accepted, again.why  # not "single flight" until the job's timeout
+    state = f"{settings.prefix}:retrain:state"
+    last: dict[str, Any] = json.loads(client.hget(state, "last_run"))  # type: ignore[arg-type]
+    assert last["outcome"] == "failed" and last["job_id"] == first.job_id
+    assert "rq.serializers.JSONSerializer" in last["error"]
+    kinds = [
+        json.loads(f[b"event"])["type"]
+        for _, f in client.xrange(f"{settings.prefix}:stream:models")
+    ]
+    assert kinds == ["retrain_failed"]
+    assert not client.exists(f"rq:job:{first.job_id}")  # no stale run of it later
+    run_jobs(client, settings)
+    assert ModelRegistry(client, settings).live_version() == 1

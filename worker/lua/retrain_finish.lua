@@ -15,5 +15,6 @@ else
   redis.call('HINCRBY', KEYS[1], 'runs_failed', 1)
 end
 redis.call('HSET', KEYS[1], 'last_run', ARGV[4])
-redis.call('HDEL', KEYS[1], 'active_job', 'active_since', 'active_samples', 'active_trigger')
+redis.call('HDEL', KEYS[1], 'active_job', 'active_since', 'active_samples', 'active_trigger',
+  'active_started')
 return 1

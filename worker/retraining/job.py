@@ -57,6 +57,8 @@ def retrain(
     client: redis.Redis, settings: Settings, *, job_id: str, trigger: str, reason: str, force: bool
 ) -> dict[str, Any]:
     started = time.monotonic()
+    # the job's own code runs: a worker that takes the job but cannot read it never gets here
+    client.hset(Keys(settings.prefix).retrain_state, "active_started", job_id)
     base: dict[str, Any] = {"job_id": job_id, "trigger": trigger, "reason": reason, "force": force}
     registry = ModelRegistry(client, settings)
     try:
