@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from helpers import make_prediction, random_predictions, run_mlmon
+from test_retraining import write_training_csv
 
 from producer_sdk import Publisher, PublishError
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
@@ -122,3 +123,27 @@ def test_secrets_are_masked_in_config_connection_errors_and_setting_errors(
         assert bad.returncode == 2
         assert f"{name}='***' is invalid" in bad.stderr and "s3cret" not in bad.stderr
         assert "t0ken" not in bad.stderr
+
+
+def test_rq_keys_are_the_deployments_and_the_worker_user_reaches_no_others(
+    acl_redis: RedisServer, env: dict[str, str], prefix: str, home: Path
+) -> None:
+    worker_env = {**env, "REDIS_URL": url_of(acl_redis, "worker", "w-secret")}
+    worker_env.pop("RQ_KEY_PREFIX", None)  # as in a deployment: mlmon scopes RQ itself
+    write_training_csv(home, 300)
+    asked = run_mlmon("retrain", "--force", "--reason", "scoped", env=worker_env)
+    assert asked.returncode == 0, asked.stderr
+    ran = run_mlmon("rq-worker", "--burst", "--queue", "retraining", env=worker_env, timeout_s=120)
+    assert ran.returncode == 0, ran.stderr
+
+    admin = redis.Redis.from_url(acl_redis.url)
+    assert 'outcome="promoted"' in (home / "logs" / "ml_retraining_history.txt").read_text()
+    keys = {key.decode() for key in admin.scan_iter(count=1000)}
+    assert any(key.startswith(f"{prefix}:rq:job:") for key in keys)
+    assert all(key.startswith(f"{prefix}:") for key in keys), sorted(keys)
+    worker = redis.Redis.from_url(worker_env["REDIS_URL"])
+    for foreign in ("rq:queue:billing", "other-deployment:rq:queue:other-retraining"):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            worker.lpush(foreign, "job")
+    config = run_mlmon("acl", env=worker_env).stdout
+    assert f"~{prefix}:* resetchannels &{prefix}:rq:*" in config and "~rq:*" not in config

@@ -178,9 +178,9 @@ class Keys:
         return f"{self.prefix}:files:committed"
 
     @staticmethod
-    def rq_job(job_id: str) -> str:
-        """RQ's hash of one job (RQ's own key layout, not under the prefix)."""
-        return f"rq:job:{job_id}"
+    def rq_job(rq_prefix: str, job_id: str) -> str:
+        """RQ's hash of one job, under RQ's key prefix (`Settings.rq_prefix`)."""
+        return f"{rq_prefix}:job:{job_id}"
 
     def pattern(self) -> str:
         """SCAN pattern matching every key of this prefix."""

@@ -49,6 +49,10 @@ class Settings(BaseModel):
         # keeps every key on one Redis Cluster slot, as the multi-key Lua steps require
         pattern=r"^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$",
     )
+    # RQ's own variable: the prefix of every key RQ keeps (queues, jobs, workers, registries)
+    rq_key_prefix: str | None = Field(
+        None, validation_alias="RQ_KEY_PREFIX", pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$"
+    )
     home: Path = Field(Path(), validation_alias="MLMON_HOME")
     timezone: str = Field("Asia/Kolkata", validation_alias="MLMON_TIMEZONE")
     stream_maxlen: int = Field(
@@ -296,9 +300,19 @@ class Settings(BaseModel):
     def retraining_history(self) -> Path:
         return self.home / "logs" / "ml_retraining_history.txt"
 
+    @property
+    def rq_prefix(self) -> str:
+        """Where RQ keeps this deployment's keys: `RQ_KEY_PREFIX`, else `<prefix>:rq`, so
+        two deployments (or another RQ application) in one Redis never share a key."""
+        return self.rq_key_prefix or rq_prefix_for(self.prefix)
+
     def masked_redis_url(self) -> str:
         """The Redis URL with any password replaced, for logs and messages."""
         return mask_url(self.redis_url)
+
+
+def rq_prefix_for(prefix: str) -> str:
+    return f"{prefix}:rq"
 
 
 def duration_s(text: str) -> float:

@@ -6,10 +6,13 @@ imports they use, not for scikit-learn, scipy or rq.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import NamedTuple
 
 import click
+
+from worker.rq_keys import scope_rq_keys
 
 
 class LazyCommand(NamedTuple):
@@ -76,4 +79,5 @@ def cli() -> None:
 
 
 def main() -> None:
+    scope_rq_keys(os.environ)  # before any command imports rq
     cli(prog_name="mlmon")

@@ -20,6 +20,7 @@ from worker.retraining.files import utc_now_iso
 from worker.retraining.gate import Decision, Trigger, ask_gate, decision_fields, finish_run
 from worker.retraining.history import append_history
 from worker.retraining.registry import ModelRegistry
+from worker.rq_check import check_rq_prefix
 from worker.settings import Settings
 
 RETRY_INTERVALS_S = [10, 60, 300]  # for transient errors (Redis, disk)
@@ -28,6 +29,7 @@ RESULT_TTL_S = 7 * 86_400
 
 def retraining_queue(client: redis.Redis, settings: Settings) -> Queue:
     """The RQ queue of retraining jobs (JSON-serialized, so any RQ worker can read them)."""
+    check_rq_prefix(settings)
     return Queue(
         Keys(settings.prefix).retraining_queue, connection=client, serializer=JSONSerializer
     )
@@ -96,7 +98,7 @@ def free_unreadable_job(client: redis.Redis, settings: Settings) -> bool:
     job_id, started = (None if v is None else as_text(v) for v in state)
     if not job_id or started == job_id:
         return False
-    job: Any = client.hmget(Keys.rq_job(job_id), ["status", "started_at"])
+    job: Any = client.hmget(Keys.rq_job(settings.rq_prefix, job_id), ["status", "started_at"])
     status, began = job
     if not began or status is None or as_text(status) not in ENDED_STATUSES:
         return False  # queued and not taken yet, or running now
