@@ -51,6 +51,8 @@ def test_read_only_home_keeps_every_event_pending_until_it_is_writable(
     assert health.returncode == 1
     assert "group logs consumer" in health.stdout and "environment fault since" in health.stdout
     assert "Permission denied" in health.stdout
+    shown = run_mlmon("status", env=env).stdout
+    assert "ENVIRONMENT FAULT: group logs consumer" in shown and "Permission denied" in shown
     assert client.xlen(f"{prefix}:stream:dead") == 0
     assert pending(client, stream, "logs") == 200
 

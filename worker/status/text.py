@@ -27,6 +27,12 @@ def render(
     lines += ["=" * WIDTH, "ML MONITORING DASHBOARD".center(WIDTH), "=" * WIDTH]
     lines += [f"Generated: {generated:%Y-%m-%d %H:%M:%S %Z}", "=" * WIDTH]
 
+    for fault in status.get("environment_faults") or []:  # first: events wait on it
+        lines.append(
+            f"ENVIRONMENT FAULT: group {fault['group']} consumer {fault['consumer']} is held "
+            f"up, its entries pending: {fault['error']}"
+        )
+
     title("📊", "PREDICTION METRICS")
     lines += _metric_lines(status)
 
