@@ -15,6 +15,8 @@ from helpers import LineReader, assert_exactly_once, random_predictions, run_mlm
 from test_reliability import drained, logged, pending, start_worker, stop
 
 from producer_sdk import Publisher
+from worker.alerts.conditions import conditions_of
+from worker.levels import Severity
 
 pytestmark = pytest.mark.slow
 PR_CAPBSET_DROP = 24
@@ -89,3 +91,13 @@ def test_a_full_disk_in_a_burst_never_dead_letters(
     assert result.returncode == 0, result.stderr
     assert client.xlen(f"{prefix}:stream:dead") == 0
     assert_exactly_once(home, env, predictions)
+
+
+def test_an_environment_fault_is_a_critical_alert_condition() -> None:
+    fault = {"group": "logs", "consumer": "a", "error": "[Errno 28] No space left on device"}
+    status = {"consumer_groups": [], "environment_faults": [fault], "dead_letters": 0}
+    [condition] = [c for c in conditions_of(status, last_dead_letters=0, max_lag=10) if c.active]
+    assert condition.name == "fault:logs" and condition.severity is Severity.CRITICAL
+    assert "No space left on device" in condition.summary
+    cleared = {**status, "environment_faults": []}
+    assert not any(c.active for c in conditions_of(cleared, last_dead_letters=0, max_lag=10))
