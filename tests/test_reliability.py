@@ -4,6 +4,7 @@ a full disk, least-privilege users, TLS, health checks, retention."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import signal
@@ -421,7 +422,9 @@ def test_least_privilege_producer_publishes_but_cannot_read_or_delete_and_worker
     admin.execute_command(
         *acl_setuser_line("producer", "p-secret", producer_acl_rules(prefix)).split()
     )
-    admin.execute_command(*acl_setuser_line("worker", "w-secret", worker_acl_rules(prefix)).split())
+    rq_prefix = os.environ["RQ_KEY_PREFIX"]  # where this process's rq keeps its keys
+    rules = worker_acl_rules(prefix, rq_prefix)
+    admin.execute_command(*acl_setuser_line("worker", "w-secret", rules).split())
     producer_url = f"redis://producer:p-secret@127.0.0.1:{private_redis.port}/0"
     producer = Publisher.from_url(producer_url, prefix=prefix, on_failure="raise")
     predictions = random_predictions(30, seed=3)
