@@ -152,6 +152,11 @@ verdicts = st.sampled_from(list(Verdict))
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
+feature_names = st.text(min_size=1, max_size=20).filter(
+    lambda name: name != "label" and not name.startswith(("=", "+", "-", "@", "\t", "\r"))
+)
+
+
 @st.composite
 def predictions(draw: st.DrawFn) -> Prediction:
     ml = draw(st.none() | verdicts)
@@ -169,9 +174,7 @@ def predictions(draw: st.DrawFn) -> Prediction:
         "rule_verdict": draw(verdicts),
         "final_verdict": draw(verdicts),
         "verdict_source": "rule" if ml is None else draw(st.sampled_from(["ml", "rule"])),
-        "features": draw(
-            st.none() | st.dictionaries(st.text(min_size=1, max_size=20), finite, max_size=8)
-        ),
+        "features": draw(st.none() | st.dictionaries(feature_names, finite, max_size=8)),
         "model_version": draw(st.none() | st.text(min_size=1, max_size=20)),
     }
     return Prediction(**fields)
