@@ -101,7 +101,7 @@ def training_csv(bench: Bench, prefix: str, home: Path, count: int) -> Path:
         )
         for p in predictions
     ]
-    publisher = Publisher(bench.client, prefix=prefix, stream_maxlen=None)
+    publisher = Publisher(bench.client, prefix=prefix)
     for start in range(0, count, 1_000):
         publisher.publish_many(predictions[start : start + 1_000])
         publisher.publish_many(outcomes[start : start + 1_000])

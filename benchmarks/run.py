@@ -25,6 +25,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+
+# RQ's keys where the benchmark's clean-up looks for them (`rq:*`), here and in every
+# `mlmon` child; set before anything imports rq
+os.environ.setdefault("RQ_KEY_PREFIX", "rq")
 import shutil
 import subprocess
 import sys

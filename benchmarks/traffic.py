@@ -90,7 +90,7 @@ def publish_load(
 
     No MAXLEN here: approximate trimming must not drop entries the workers have to see.
     """
-    publisher = Publisher(bench.client, prefix=prefix, stream_maxlen=None)
+    publisher = Publisher(bench.client, prefix=prefix)
     report_every = max(count // 5, chunk)
     started = time.perf_counter()
     for start in range(0, count, chunk):

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,16 @@ SCHEMA_VERSION: Literal[1] = 1
 MAX_FEATURES = 256
 MAX_TICKERS = 10_000
 MAX_EXTRAS = 64
+
+# What a sane `ts` is: late enough for every zone and date computation to hold, and not
+# further ahead of the receiver's clock than clock skew explains (the worker's
+# `MLMON_MAX_CLOCK_SKEW_S`, given as validation context `max_clock_skew_s`).
+EARLIEST_TS = datetime(1971, 1, 1, tzinfo=UTC)
+DEFAULT_MAX_CLOCK_SKEW_S = 3600.0
+CLOCK_SKEW_CONTEXT = "max_clock_skew_s"
+
+# the training CSV's label column: a feature of this name would be confused with it
+RESERVED_FEATURE_NAMES = frozenset({"label"})
 
 TICKER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9&_-]{0,19}(\.[A-Z]{1,4})?$")
 
@@ -59,7 +70,10 @@ EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Ticker = Annotated[str, Field(min_length=1, max_length=24)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
-FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# not starting like a spreadsheet formula: names become the training CSV's header
+FeatureName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^=+\-@\t\r]")
+]
 ExtraValue = float | int | bool | Annotated[str, StringConstraints(max_length=256)] | None
 
 
@@ -78,6 +92,25 @@ class _Event(BaseModel):
     ts: AwareDatetime = Field(default_factory=utc_now)
     schema_version: Literal[1] = SCHEMA_VERSION
 
+    @field_validator("ts")
+    @classmethod
+    def _ts_sane(cls, value: datetime, info: ValidationInfo) -> datetime:
+        context = info.context if isinstance(info.context, dict) else {}
+        skew_s = float(context.get(CLOCK_SKEW_CONTEXT, DEFAULT_MAX_CLOCK_SKEW_S))
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
+        if utc < EARLIEST_TS:
+            raise ValueError(f"{value.isoformat()} is before {EARLIEST_TS.date().isoformat()}")
+        ahead_s = (utc - utc_now()).total_seconds()
+        if ahead_s > skew_s:
+            raise ValueError(
+                f"{value.isoformat()} is {ahead_s:.0f} s in the future "
+                f"(more than the {skew_s:.0f} s of clock skew allowed)"
+            )
+        return value
+
 
 class Prediction(_Event):
     """One verdict for one stock, from the ML model and from the rules."""
@@ -93,6 +126,16 @@ class Prediction(_Event):
     model_version: ShortText | None = None
 
     _ticker = field_validator("ticker", mode="before")(_normalize_ticker)
+
+    @field_validator("features")
+    @classmethod
+    def _feature_names_free(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        clash = sorted(RESERVED_FEATURE_NAMES & set(value or {}))
+        if clash:
+            raise ValueError(
+                f"feature name {clash[0]!r} is reserved (the training data's label column)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _ml_fields_consistent(self) -> Prediction:
@@ -144,7 +187,7 @@ class TradeOutcome(_Event):
     type: Literal[EventType.TRADE_OUTCOME] = EventType.TRADE_OUTCOME
     prediction_id: EventId | None = None
     ticker: Ticker
-    prediction_date: date
+    prediction_date: date = Field(ge=EARLIEST_TS.date(), le=date(9000, 1, 1))
     ml_verdict: Verdict | None = None
     rule_verdict: Verdict | None = None
     final_verdict: Verdict | None = None
@@ -169,9 +212,14 @@ AnyEvent = Prediction | AnalysisCompleted | BacktestCompleted | TradeOutcome
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
-def parse_event(data: str | bytes) -> AnyEvent:
-    """Validate one event from its JSON text; raises pydantic's ValidationError."""
-    return EVENT_ADAPTER.validate_json(data)
+def parse_event(
+    data: str | bytes, *, max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S
+) -> AnyEvent:
+    """Validate one event from its JSON text; raises pydantic's ValidationError.
+
+    `max_clock_skew_s`: how far ahead of this host's clock a `ts` may be.
+    """
+    return EVENT_ADAPTER.validate_json(data, context={CLOCK_SKEW_CONTEXT: max_clock_skew_s})
 
 
 def event_json_schemas() -> dict[str, dict[str, Any]]:

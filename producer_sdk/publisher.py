@@ -23,7 +23,7 @@ from producer_sdk.events import (
     TradeOutcome,
 )
 from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
-from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN, stream_key_for
+from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
 from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
 SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
@@ -46,11 +46,11 @@ class Publisher:
     :param redis_client: a connected `redis.Redis`; the publisher does not close it. Its
         socket timeouts bound how long a publish can take (`from_url` sets them).
     :param prefix: key prefix shared with the workers (`MLMON_PREFIX`).
-    :param stream_maxlen: approximate cap on each stream's length (`XADD MAXLEN ~`);
-        None keeps every entry. Must exceed what the consumers can fall behind by.
     :param on_failure: `"spool"` (default): when Redis is unreachable, keep the event in a
         local spool file, never raise into trading code, and replay the spool in order on
-        the next successful publish. `"raise"`: raise `PublishError` instead.
+        the next successful publish. A configuration error (wrong password, NOPERM) is no
+        outage: it raises `PublishError` and spools nothing. `"raise"`: raise
+        `PublishError` instead.
     :param spool_dir: where the spool lives (default `MLMON_SPOOL_DIR`, `~/.mlmon/spool`).
     :param spool_max_mb: spool size at which the oldest events are dropped (and counted).
     :param replicas_to_ack: with a replicated Redis (Sentinel), how many replicas must have
@@ -67,7 +67,6 @@ class Publisher:
         redis_client: redis.Redis,
         *,
         prefix: str = DEFAULT_PREFIX,
-        stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
         spool_max_mb: float | None = None,
@@ -76,13 +75,10 @@ class Publisher:
     ) -> None:
         if replicas_to_ack < 0 or replica_ack_timeout_s <= 0:
             raise ValueError("replicas_to_ack must be >= 0 and replica_ack_timeout_s > 0")
-        if stream_maxlen is not None and stream_maxlen <= 0:
-            raise ValueError("stream_maxlen must be positive or None")
         if on_failure not in {"spool", "raise"}:
             raise ValueError("on_failure must be 'spool' or 'raise'")
         self.redis = redis_client
         self.prefix = prefix
-        self.stream_maxlen = stream_maxlen
         self.on_failure = on_failure
         self.replicas_to_ack = replicas_to_ack
         self.replica_ack_timeout_ms = max(1, round(replica_ack_timeout_s * 1000))
@@ -102,7 +98,6 @@ class Publisher:
         *,
         publish_timeout_s: float = 0.2,
         prefix: str = DEFAULT_PREFIX,
-        stream_maxlen: int | None = DEFAULT_STREAM_MAXLEN,
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
         replicas_to_ack: int = 0,
@@ -122,7 +117,6 @@ class Publisher:
         return cls(
             client,
             prefix=prefix,
-            stream_maxlen=stream_maxlen,
             on_failure=on_failure,
             spool_dir=spool_dir,
             replicas_to_ack=replicas_to_ack,
@@ -161,6 +155,7 @@ class Publisher:
             try:
                 self.flush_spool()
             except redis.RedisError as e:
+                _raise_unless_outage(e, entries)
                 self._redis_is_down(e)
                 return None
             self._redis_is_back()
@@ -168,6 +163,7 @@ class Publisher:
         try:
             ids = self._xadd_many(entries)
         except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
+            _raise_unless_outage(e, entries)
             self._redis_is_down(e)
             self.spool.append(entries)
             return None
@@ -177,14 +173,13 @@ class Publisher:
     def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
         if len(entries) == 1 and not self.replicas_to_ack:
             stream, event_json = entries[0]
-            entry_id = self.redis.xadd(
-                stream, {"event": event_json}, maxlen=self.stream_maxlen, approximate=True
-            )
+            entry_id = self.redis.xadd(stream, {"event": event_json})
             return [_text(entry_id)]
+        # never MAXLEN or MINID: trimming is the workers' (by age, past what every group
+        # acknowledged), so a producer's credentials never need to delete anything
         pipe = self.redis.pipeline(transaction=False)
-        trim = ("MAXLEN", "~", self.stream_maxlen) if self.stream_maxlen else ()
         for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
-            pipe.execute_command("XADD", stream, *trim, "*", "event", event_json)  # type: ignore[no-untyped-call]
+            pipe.execute_command("XADD", stream, "*", "event", event_json)  # type: ignore[no-untyped-call]
         wanted = min(self.replicas_to_ack, self._replicas_seen)
         if wanted:
             pipe.execute_command("WAIT", wanted, self.replica_ack_timeout_ms)  # type: ignore[no-untyped-call]
@@ -355,6 +350,29 @@ class Publisher:
 def _without_none(**fields: Any) -> dict[str, Any]:
     """Leave out unset arguments so model defaults (event_id, ts) apply."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+# Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
+# (a wrong password, NOPERM, a wrong key type) is a configuration error to fix, not to wait out
+OUTAGE_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.TryAgainError,
+    ReplicationLagError,  # replicas behind for a moment: replay later
+)
+
+
+def _raise_unless_outage(error: redis.RedisError, entries: list[tuple[str, str]]) -> None:
+    """Spooling is for outages only; a configuration error raises `PublishError` at once."""
+    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
+        error, redis.exceptions.AuthenticationError
+    ):
+        return
+    raise PublishError(
+        f"could not publish {_describe(entries)}: {type(error).__name__}: {error} "
+        "(a configuration error, not an outage: nothing was spooled)"
+    ) from error
 
 
 def _describe(entries: list[tuple[str, str]]) -> str:

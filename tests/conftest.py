@@ -9,6 +9,11 @@ of the prefix's queues (queues, jobs, workers), which RQ keeps outside the prefi
 from __future__ import annotations
 
 import os
+
+# RQ's keys where the test helpers look for them (`rq:*`), in this process and in every
+# `mlmon` child (which would otherwise put them under its prefix); set before rq is imported
+os.environ.setdefault("RQ_KEY_PREFIX", "rq")
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -4,10 +4,14 @@ their reason; the good around them are processed; the loop never stops."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
-from helpers import jsonl_ids, log_files, make_prediction, run_mlmon
+from helpers import csv_rows, jsonl_ids, log_files, make_prediction, run_mlmon
+from pydantic import ValidationError
+from test_feedback import outcome_for
 
 from producer_sdk import Publisher
 from worker.consumer.codec import MAX_ENTRY_BYTES
@@ -79,22 +83,20 @@ def test_bad_entries_dead_lettered_with_reason_and_good_ones_processed(
         assert client.xpending(stream, group)["pending"] == 0
 
 
-def test_entry_failing_more_than_max_deliveries_becomes_poison(
+def test_redelivered_valid_entry_is_processed_not_poison(
     publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str]
 ) -> None:
     stream = f"{prefix}:stream:predictions"
-    entry_id = publisher.publish(make_prediction())
+    publisher.publish(make_prediction())
     client.xgroup_create(stream, "metrics", id="0")
-    for _ in range(5):  # five deliveries to a consumer that never acknowledged
+    for _ in range(8):  # delivered eight times to a consumer that kept crashing
         client.xreadgroup("metrics", "stuck", {stream: "0" if _ else ">"}, count=10)
 
     result = run_mlmon("worker", "--burst", "--groups", "metrics", "--consumer", "stuck", env=env)
 
     assert result.returncode == 0, result.stderr
-    [letter] = dead_letters(client, prefix)
-    assert letter["entry_id"] == entry_id
-    assert letter["reason"] == "poison: delivered 6 times without success"
-    assert letter["group"] == "metrics"
+    assert dead_letters(client, prefix) == []
+    assert client.hget(f"{prefix}:metrics:all", "predictions") == b"1"
     assert client.xpending(stream, "metrics")["pending"] == 0
 
 
@@ -126,3 +128,92 @@ def test_malformed_lifecycle_entry_is_dead_lettered_not_retried_forever(
     assert [(a["name"], a["summary"]) for a in sent] == [
         ("model_promoted", "model version 3 promoted")
     ], f"the valid entry {good} was used"
+
+
+def test_one_failing_entry_in_a_burst_batch_goes_dead_alone(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    tickers = [f"G{i}.NS" for i in range(5)] + ["POISON.NS"] + [f"H{i}.NS" for i in range(5)]
+    predictions = [make_prediction(ticker=t, features={"rsi": 50.0}) for t in tickers]
+    outcomes = [outcome_for(p, prediction_id=p.event_id) for p in predictions]
+    publisher.publish_many(predictions)
+    publisher.publish_many(outcomes)
+    buggy = {
+        **env,
+        "ML_LABEL_RULE": "label_rules:explode_on_poison",
+        "ML_MAX_DELIVERIES": "3",
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
+    outcomes_stream = f"{prefix}:stream:outcomes"
+    runs = [run_mlmon("worker", "--burst", "--groups", "feedback", env=buggy) for _ in range(4)]
+
+    # the first three runs fail (the entry stays pending), its neighbours done in the first
+    assert [r.returncode for r in runs] == [1, 1, 1, 0], runs[-1].stderr
+    assert "entries failed on their own" in runs[0].stderr
+    [letter] = dead_letters(client, prefix)
+    assert letter["reason"] == "poison: failed 3 times on its own"
+    assert json.loads(letter["entry.event"])["ticker"] == "POISON.NS"
+    done = [r["outcome_id"] for r in csv_rows(home / "data" / "ml_feedback.csv")]
+    assert sorted(done) == sorted(o.event_id for o in outcomes if o.ticker != "POISON.NS")
+    assert client.xpending(outcomes_stream, "feedback")["pending"] == 0
+    assert client.hlen(f"{prefix}:failures:feedback") == 0
+
+
+def test_extreme_timestamps_are_dead_lettered_and_every_group_goes_on(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    stream = f"{prefix}:stream:predictions"
+    valid = json.loads(make_prediction().model_dump_json())
+    extreme = {
+        "9999-12-31T23:59:59+00:00": "in the future",
+        "0001-01-01T00:00:00+05:30": "out of range in UTC",
+        (datetime.now(UTC) + timedelta(days=30)).isoformat(): "clock skew",
+    }
+    good = [make_prediction(ticker=f"G{i}.NS") for i in range(3)]
+    extreme_ids = {}
+    for number, (ts, why) in enumerate(extreme.items()):
+        publisher.publish(good[number])
+        event = {**valid, "event_id": f"x{number}", "ts": ts}
+        extreme_ids[client.xadd(stream, {"event": json.dumps(event)}).decode()] = why
+
+    result = run_mlmon("worker", "--burst", env=env)
+
+    assert result.returncode == 0, result.stderr
+    letters = dead_letters(client, prefix)
+    assert {letter["entry_id"] for letter in letters} == set(extreme_ids)
+    for letter in letters:
+        assert letter["reason"].startswith("invalid field 'ts'")
+        assert extreme_ids[letter["entry_id"]] in letter["reason"]
+    [jsonl] = log_files(home)[0]
+    assert sorted(jsonl_ids(jsonl)) == sorted(p.event_id for p in good)
+    assert client.hget(f"{prefix}:metrics:all", "predictions") == b"3"
+    for key in client.scan_iter(f"{prefix}:metrics:*:*"):
+        assert client.ttl(key) <= 8 * 86_400  # no bucket outlives its window
+    for group in ("logs", "metrics", "feedback"):
+        assert client.xpending(stream, group)["pending"] == 0
+
+
+def test_dlq_commands_survive_hostile_entries_and_csv_cells_stay_text(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    stream = f"{prefix}:stream:predictions"
+    client.xadd(stream, {b"\xff\xfename": b"x", b"\x1b[2J\x1b[31mred": b"\x1b]0;title\x07"})
+    formula = make_prediction(model_version='=HYPERLINK("http://evil","x")')
+    publisher.publish(formula)
+    assert run_mlmon("worker", "--burst", "--groups", "logs,metrics", env=env).returncode == 0
+
+    listed = run_mlmon("dlq", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\\x1b[31mred" in listed.stdout
+    as_json = run_mlmon("dlq", "list", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    [letter] = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert "\ufffd\ufffdname" in letter["original"]
+    shown = run_mlmon("dlq", "show", letter["id"], env=env)
+    assert shown.returncode == 0, shown.stderr
+
+    [csv_path] = log_files(home)[1]
+    [row] = csv_rows(csv_path)
+    assert row["model_version"] == '\'=HYPERLINK("http://evil","x")'
+    with pytest.raises(ValidationError, match="should match pattern"):
+        make_prediction(features={"=cmd|' /C calc'!A0": 1.0})

@@ -41,7 +41,11 @@ MLMON_SERVICES = ["worker", "rq-retraining", "rq-alerts"]
 CONSUMER_SERVICES = ["worker"]
 ENV_FIELDS = FIELD_OF_ENV
 # Values that differ from the Settings defaults on purpose: the container's Redis and folder.
-CONTAINER_VALUES = {"REDIS_URL": "redis://redis:6379/0", "MLMON_HOME": "/app"}
+CONTAINER_VALUES = {
+    "REDIS_URL": "redis://redis:6379/0",
+    "MLMON_HOME": "/app",
+    "RQ_KEY_PREFIX": "mlmon:rq",  # for the plain `rq worker` commands; `mlmon` sets it itself
+}
 STATUS_LINE = re.compile(r"^mlmon up: (\S+)\s+pid=(\S+)\s+(\S+)\s+restarts=(\d+)(.*)$")
 
 
@@ -277,6 +281,8 @@ BAD_VALUES = {
     "MLMON_BLOCK_MS": "-1",
     "MLMON_DEDUP_TTL_HOURS": "-1",
     "ML_MAX_DELIVERIES": "0",
+    "MLMON_MAX_CLOCK_SKEW_S": "-1",
+    "RQ_KEY_PREFIX": "has spaces",
     "MLMON_CLAIM_IDLE_MS": "5",
     "MLMON_HEARTBEAT_S": "0",
     "MLMON_HEALTH_MAX_LAG": "-1",
@@ -434,7 +440,7 @@ def test_a_hash_tag_prefix_puts_every_key_on_one_cluster_slot(env: dict[str, str
     assert len({key_slot(key.encode()) for key in every_key(Keys("mlmon"))}) > 1
     # what is left out is RQ's, outside the prefix
     assert set(dir(Keys)) >= NOT_UNDER_THE_PREFIX
-    assert Keys("{mlmon}").rq_job("j1") == "rq:job:j1"
+    assert Keys.rq_job("{mlmon}:rq", "j1") == "{mlmon}:rq:job:j1"  # RQ's layout, its prefix
     assert all(not q.startswith("{mlmon}:") for q in Keys("{mlmon}").rq_queues.values())
 
 

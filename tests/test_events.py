@@ -152,22 +152,29 @@ verdicts = st.sampled_from(list(Verdict))
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
+feature_names = st.text(min_size=1, max_size=20).filter(
+    lambda name: name != "label" and not name.startswith(("=", "+", "-", "@", "\t", "\r"))
+)
+
+
 @st.composite
 def predictions(draw: st.DrawFn) -> Prediction:
     ml = draw(st.none() | verdicts)
     fields: dict[str, Any] = {
         "ticker": draw(st.from_regex(r"[A-Z][A-Z0-9]{0,9}(\.(NS|BO))?", fullmatch=True)),
         "ts": draw(
-            st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
+            st.datetimes(
+                min_value=datetime(1971, 1, 2),
+                max_value=datetime(2026, 1, 1),
+                timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+            )
         ),
         "ml_verdict": ml,
         "ml_confidence": None if ml is None else draw(st.floats(0, 1)),
         "rule_verdict": draw(verdicts),
         "final_verdict": draw(verdicts),
         "verdict_source": "rule" if ml is None else draw(st.sampled_from(["ml", "rule"])),
-        "features": draw(
-            st.none() | st.dictionaries(st.text(min_size=1, max_size=20), finite, max_size=8)
-        ),
+        "features": draw(st.none() | st.dictionaries(feature_names, finite, max_size=8)),
         "model_version": draw(st.none() | st.text(min_size=1, max_size=20)),
     }
     return Prediction(**fields)
@@ -182,7 +189,7 @@ def test_prediction_json_round_trip(event: Prediction) -> None:
     st.builds(
         TradeOutcome,
         ticker=st.just("INFY.NS"),
-        prediction_date=st.dates(),
+        prediction_date=st.dates(date(1971, 1, 1), date(9000, 1, 1)),
         actual_outcome=st.sampled_from(["profit", "loss", "neutral"]),
         pnl_pct=st.floats(-100, 1000),
         holding_days=st.integers(0, 3650),
@@ -205,3 +212,29 @@ def test_schema_command_prints_every_event(env: dict[str, str]) -> None:
     }
     assert "ml_confidence" in schemas["prediction"]["properties"]
     assert schemas["prediction"]["properties"]["ml_confidence"]["anyOf"][0]["maximum"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("ts", "why"),
+    [
+        ("9999-12-31T23:59:59+00:00", "in the future"),
+        ("9999-12-31T23:59:59-05:00", "out of range in UTC"),
+        ("0001-01-01T00:00:00+05:30", "out of range in UTC"),
+        ("1970-12-31T23:59:59+00:00", "before 1971-01-01"),
+    ],
+)
+def test_extreme_ts_rejected_with_its_reason(ts: str, why: str) -> None:
+    event = json.dumps({**json.loads(make_prediction().model_dump_json()), "ts": ts})
+    with pytest.raises(ValidationError, match=why):
+        parse_event(event)
+    with pytest.raises(ValidationError, match=why):  # the producer hears it first
+        make_prediction(ts=datetime.fromisoformat(ts))
+
+
+def test_ts_ahead_by_clock_skew_only() -> None:
+    ahead = datetime.now(UTC) + timedelta(days=30)
+    event = json.dumps({**json.loads(make_prediction().model_dump_json()), "ts": ahead.isoformat()})
+    with pytest.raises(ValidationError, match="clock skew"):
+        parse_event(event)
+    assert parse_event(event, max_clock_skew_s=31 * 86_400).ts == ahead
+    assert make_prediction(ts=datetime.now(UTC) + timedelta(minutes=5)).ts > datetime.now(UTC)

@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from helpers import csv_rows, make_prediction, random_predictions, run_mlmon
+from pydantic import ValidationError
 
 from producer_sdk import Prediction, Publisher, StreamName, TradeOutcome
 from worker.consumer.codec import Delivery
 from worker.groups.feedback import FeedbackHandler
+from worker.retraining.training import parse_training_csv
+from worker.retraining.training_rows import TrainingRowsError, append_training_rows
 from worker.settings import Settings
 from worker.status.snapshot import get_feedback_summary
 
@@ -301,3 +304,69 @@ def test_dashboard_shows_feedback(publisher: Publisher, env: dict[str, str]) -> 
     assert "ML Accuracy: 100.0% (1/1)" in text
     assert "Rule Accuracy: 0.0% (0/1)" in text
     assert "ML right 1, rules right 0: ML wins" in text
+
+
+def test_feature_names_with_commas_keep_the_training_header_aligned(
+    publisher: Publisher, env: dict[str, str], home: Path
+) -> None:
+    with pytest.raises(ValidationError, match="reserved"):
+        make_prediction(features={"label": 1.0})
+    first = make_prediction(features={"rsi,14": 40.5, 'pe "ttm"': 18.0})
+    second = make_prediction(features={"rsi,14": 70.0, 'pe "ttm"': 30.0})
+    publisher.publish_many([first, second])
+    publisher.publish_many(
+        [
+            outcome_for(first, prediction_id=first.event_id),
+            outcome_for(second, prediction_id=second.event_id, actual_outcome="loss", pnl_pct=-3),
+        ]
+    )
+    drain(env)
+
+    header, *rows = (home / "data" / "ml_training_data.csv").read_text().splitlines(keepends=True)
+    dataset = parse_training_csv(header + "".join(rows * 5), source="t")
+    assert dataset.feature_names == ['pe "ttm"', "rsi,14"]
+    assert dataset.features[:2].tolist() == [[18.0, 40.5], [30.0, 70.0]]
+
+
+def test_a_broken_training_header_holds_outcomes_pending_until_the_file_is_moved(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
+) -> None:
+    training = home / "data" / "ml_training_data.csv"
+    training.parent.mkdir(parents=True)
+    training.write_text("rsi,label,pe,label\n1,buy,2,buy\n")  # two label columns
+    prediction = make_prediction(features={"rsi": 40.0})
+    publisher.publish(prediction)
+    publisher.publish(outcome_for(prediction, prediction_id=prediction.event_id))
+
+    held = run_mlmon("worker", "--burst", "--groups", "feedback", env=env)
+
+    assert held.returncode == 1
+    assert "broken header (2 'label' columns, expected one)" in held.stderr
+    assert f"mv {training} {training}.broken" in held.stderr
+    assert client.xpending(f"{prefix}:stream:outcomes", "feedback")["pending"] == 1
+    assert client.xlen(f"{prefix}:stream:dead") == 0
+    training.rename(training.with_name(training.name + ".broken"))
+    drain(env)
+    assert training.read_text().splitlines() == ["rsi,label", "40.0,buy"]
+    assert [r["outcome_id"] for r in feedback_rows(home)] != []
+
+
+def test_pipeline_rows_appended_beside_the_feedback_group_are_kept(
+    publisher: Publisher, client: redis.Redis, settings: Settings, env: dict[str, str], home: Path
+) -> None:
+    first, second = (make_prediction(features={"rsi": float(i)}) for i in (1, 2))
+    publisher.publish(first)
+    publisher.publish(outcome_for(first, prediction_id=first.event_id))
+    drain(env)
+    added = append_training_rows(
+        client, settings, [{"rsi": 10.0, "label": "avoid"}, {"rsi": 11.0, "label": "watch"}]
+    )
+    publisher.publish(second)
+    publisher.publish(outcome_for(second, prediction_id=second.event_id))
+    drain(env)
+
+    assert added == 2
+    lines = (home / "data" / "ml_training_data.csv").read_text().splitlines()
+    assert lines == ["rsi,label", "1.0,buy", "10.0,avoid", "11.0,watch", "2.0,buy"]
+    with pytest.raises(TrainingRowsError, match="not in the header"):
+        append_training_rows(client, settings, [{"pe": 1.0, "label": "buy"}])

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 import redis
 from helpers import make_prediction
 from pydantic import ValidationError
 
-from producer_sdk import Prediction, Publisher, PublishError, TradeOutcome, parse_event
+from producer_sdk import (
+    Prediction,
+    Publisher,
+    PublishError,
+    StreamName,
+    TradeOutcome,
+    parse_event,
+)
+from worker.consumer.retention import trim_stream
 from worker.local.redis_server import free_port
+from worker.settings import load_settings
 
 
 def stream_entries(client: redis.Redis, key: str) -> list[dict[bytes, bytes]]:
@@ -62,11 +72,17 @@ def test_invalid_event_rejected_before_anything_is_sent(
     assert client.exists(f"{prefix}:stream:predictions") == 0
 
 
-def test_stream_is_trimmed_to_about_maxlen(client: redis.Redis, prefix: str) -> None:
-    small = Publisher(client, prefix=prefix, stream_maxlen=100, on_failure="raise")
-    small.publish_many([make_prediction() for _ in range(1_000)])
-    length = client.xlen(f"{prefix}:stream:predictions")
-    assert 100 <= length < 1_000
+def test_streams_are_capped_by_the_workers_not_the_sdk(
+    publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str]
+) -> None:
+    publisher.publish_many([make_prediction() for _ in range(3_000)])
+    stream = f"{prefix}:stream:predictions"
+    assert client.xlen(stream) == 3_000
+    capped = load_settings(
+        REDIS_URL=env["REDIS_URL"], MLMON_PREFIX=prefix, MLMON_STREAM_MAXLEN="1000"
+    )
+    trim_stream(client, capped, StreamName.PREDICTIONS, ["logs"])
+    assert 1_000 <= client.xlen(stream) < 3_000
 
 
 def test_helpers_build_the_events_the_pipeline_already_sends(
@@ -129,3 +145,19 @@ def test_sdk_imports_nothing_from_worker() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_replicas_to_ack_on_a_primary_without_replicas_publishes_without_waiting(
+    redis_url: str, prefix: str, client: redis.Redis, tmp_path: Path
+) -> None:
+    """No replica connected: every event is taken at once, and after the first publish
+    (which learns from ROLE that there is none) no WAIT is sent at all."""
+    publisher = Publisher.from_url(
+        redis_url, prefix=prefix, spool_dir=tmp_path / "spool", replicas_to_ack=1
+    )
+    client.config_resetstat()
+    ids = [publisher.publish(make_prediction(ticker=f"W{i}.NS")) for i in range(10)]
+    assert all(entry_id is not None for entry_id in ids), "nothing spooled"
+    waits = client.info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+    assert waits <= 1
+    assert client.xlen(f"{prefix}:stream:predictions") == 10

@@ -76,3 +76,24 @@ def test_any_text_after_the_scheme_parses_or_fails_with_redis_url_error(rest: st
         return  # ValueError: what urllib itself refuses (e.g. an invalid IPv6 address)
     assert parsed.sentinels and parsed.service
     assert all(0 < port < 65_536 for _, port in parsed.sentinels)
+
+
+def test_settings_read_numbers_and_booleans_as_python_writes_them() -> None:
+    settings = load_settings(
+        MLMON_BATCH_SIZE=" +7 ",
+        MLMON_HEALTH_MAX_LAG="1_000",
+        ML_AUTO_BACKUP="n",
+        ML_RETRAIN_ON_DRIFT="Y",
+        MLMON_LOG_LEVEL=" debug",
+    )
+    assert (settings.batch_size, settings.health_max_lag) == (7, 1_000)
+    assert (settings.auto_backup, settings.retrain_on_drift) == (False, True)
+    assert settings.log_level == "DEBUG"
+
+
+def test_secret_settings_are_taken_exactly_as_given() -> None:
+    """A webhook secret's spaces are part of the HMAC key: nothing is stripped."""
+    settings = load_settings(ML_ALERT_WEBHOOK_SECRET=" s3cr3t ")
+    assert settings.alert_webhook_secret is not None
+    assert settings.alert_webhook_secret.get_secret_value() == " s3cr3t "
+    assert "s3cr3t" not in repr(settings)

@@ -4,6 +4,7 @@ a full disk, least-privilege users, TLS, health checks, retention."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import signal
@@ -143,9 +144,9 @@ def test_poison_entry_goes_dead_after_max_deliveries_and_replays_once_after_the_
     stderr = stop(worker)
 
     [(letter_id, letter)] = client.xrange(f"{prefix}:stream:dead")
-    assert letter[b"reason"] == b"poison: delivered 4 times without success"
+    assert letter[b"reason"] == b"poison: failed 3 times on its own"
     assert json.loads(letter[b"entry.event"])["ticker"] == "POISON.NS"
-    assert stderr.count("batch failed") <= 2  # logged once per failure streak, not per retry
+    assert stderr.count("entries failed on their own") <= 2  # once per streak, not per retry
     done = [r["outcome_id"] for r in csv_rows(home / "data" / "ml_feedback.csv")]
     assert sorted(done) == sorted(o.event_id for o in outcomes if o.ticker != "POISON.NS")
 
@@ -304,7 +305,7 @@ def test_a_full_disk_keeps_entries_pending_until_they_can_be_written(
     log.wait_for(logged("still failing", failures=lambda n: n >= 3), timeout_s=30)
     stderr = stop(worker, log)
 
-    assert stderr.count("batch failed") == 1  # one clear error, not one per retry
+    assert stderr.count("environment fault") == 1  # one clear error, not one per retry
     assert "File too large" in stderr
     assert pending(client, stream, "logs") > 0  # what could not be written is not acknowledged
     assert run_mlmon("worker", "--burst", "--groups", "logs", env=env).returncode == 0
@@ -421,7 +422,9 @@ def test_least_privilege_producer_publishes_but_cannot_read_or_delete_and_worker
     admin.execute_command(
         *acl_setuser_line("producer", "p-secret", producer_acl_rules(prefix)).split()
     )
-    admin.execute_command(*acl_setuser_line("worker", "w-secret", worker_acl_rules(prefix)).split())
+    rq_prefix = os.environ["RQ_KEY_PREFIX"]  # where this process's rq keeps its keys
+    rules = worker_acl_rules(prefix, rq_prefix)
+    admin.execute_command(*acl_setuser_line("worker", "w-secret", rules).split())
     producer_url = f"redis://producer:p-secret@127.0.0.1:{private_redis.port}/0"
     producer = Publisher.from_url(producer_url, prefix=prefix, on_failure="raise")
     predictions = random_predictions(30, seed=3)

@@ -18,7 +18,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from producer_sdk import BacktestCompleted, Publisher
-from worker.retraining.gate import finish_run
+from worker.retraining.gate import count_rows, finish_run
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry
 from worker.retraining.request import request_retrain, retraining_queue
 from worker.settings import Settings, load_settings
@@ -58,8 +58,10 @@ def job_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict[str, s
 
 
 def labelled(client: redis.Redis, settings: Settings, count: int) -> None:
-    """What the feedback group records as it appends labelled rows."""
-    client.hset(f"{settings.prefix}:feedback:all", "labelled_rows", count)
+    """At least `count` labelled rows in the training CSV, as the pipeline writes them."""
+    path = settings.training_csv
+    if not path.exists() or count_rows(path.read_text()) < count:
+        write_training_csv(settings.home, count)
 
 
 def run_jobs(client: redis.Redis, settings: Settings) -> None:
@@ -233,6 +235,7 @@ def test_a_worse_candidate_is_rejected_and_the_live_model_untouched(
     run_jobs(client, settings)
     live_bytes = (home / "models" / "verdict_model.pkl").read_bytes()
 
+    write_training_csv(home, 650)  # new rows: a forced run on the same rows changes nothing
     worse = reload(job_env, ML_TRAINER="trainers:constant_trainer")
     job_settings_env = {"ML_TRAINER": "trainers:constant_trainer"}
     with pytest.MonkeyPatch.context() as patch:
@@ -265,6 +268,7 @@ def test_a_job_that_raises_mid_training_changes_nothing_and_is_recorded(
     before = ModelRegistry(client, settings).entries()
     live_bytes = (home / "models" / "verdict_model.pkl").read_bytes()
 
+    write_training_csv(home, 450)
     monkeypatch.setenv("ML_TRAINER", "trainers:failing_trainer")
     assert request_retrain(client, settings, trigger="manual", reason="crash", force=True).accepted
     run_jobs(client, settings)
@@ -282,7 +286,7 @@ def test_a_job_that_raises_mid_training_changes_nothing_and_is_recorded(
     [
         (None, "is missing or empty"),
         ("a,b,label\n1,2,buy\n3,4,buy\n5,6,buy\n", "one class only"),
-        ("a,b\n1,2\n", "no 'label' column"),
+        ("a,b\n1,2\n", "broken header (0 'label' columns, expected one): move it aside"),
     ],
 )
 def test_unusable_training_data_fails_with_a_clear_reason(
@@ -296,8 +300,7 @@ def test_unusable_training_data_fails_with_a_clear_reason(
     if content is not None:
         (home / "data").mkdir(parents=True)
         (home / "data" / "ml_training_data.csv").write_text(content)
-    labelled(client, settings, 300)
-    assert request_retrain(client, settings, trigger="manual", reason="t").accepted
+    assert request_retrain(client, settings, trigger="manual", reason="t", force=True).accepted
     run_jobs(client, settings)
     last: dict[str, Any] = json.loads(client.hget(f"{settings.prefix}:retrain:state", "last_run"))  # type: ignore[arg-type]
     assert last["outcome"] == "failed"
@@ -306,11 +309,15 @@ def test_unusable_training_data_fails_with_a_clear_reason(
 
 
 def test_tampered_model_refused_and_rollback_restores_the_previous_version(
-    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path
+    client: redis.Redis,
+    settings: Settings,
+    job_env: dict[str, str],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write_training_csv(home, 500)
-    labelled(client, settings, 300)
-    for reason in ("v1", "v2"):
+    monkeypatch.setenv("ML_PROMOTION_TOLERANCE", "1")  # v2 is promoted whatever its score
+    for rows, reason in ((500, "v1"), (550, "v2")):
+        write_training_csv(home, rows)
         assert request_retrain(
             client, settings, trigger="manual", reason=reason, force=True
         ).accepted
@@ -363,10 +370,10 @@ def test_only_the_newest_backups_are_kept(
     client: redis.Redis, job_env: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ML_BACKUP_KEEP", "2")
+    monkeypatch.setenv("ML_PROMOTION_TOLERANCE", "1")  # every run promoted
     settings = reload(job_env, ML_BACKUP_KEEP="2", ML_RETRAIN_MAX_PER_DAY="10")
-    write_training_csv(home, 300)
-    labelled(client, settings, 300)
-    for _ in range(4):  # three promotions replace a live model: three backups made
+    for rows in (300, 310, 320, 330):  # three promotions replace a live model: three backups
+        write_training_csv(home, rows)  # new rows each time, or nothing would change
         assert request_retrain(client, settings, trigger="manual", reason="t", force=True).accepted
         run_jobs(client, settings)
     registry = ModelRegistry(client, settings)
@@ -374,3 +381,122 @@ def test_only_the_newest_backups_are_kept(
     assert len(backups) == 2
     kept = {entry["backup"] for entry in registry.entries() if entry.get("backup")}
     assert kept == {f"backups/{path.name}" for path in backups}
+
+
+def test_pipeline_rows_alone_train_version_1_from_a_clean_start(
+    client: redis.Redis,
+    settings: Settings,
+    publisher: Publisher,
+    job_env: dict[str, str],
+    home: Path,
+) -> None:
+    write_training_csv(home, 3_000)  # the pipeline's own rows; no outcome ever seen
+    publisher.backtest_completed(
+        backtest_id="bt-1", n_trades=40, win_rate=0.55, total_return_pct=7.0
+    )
+
+    burst = run_mlmon("worker", "--burst", env=job_env)
+    assert burst.returncode == 0, burst.stderr
+    run_jobs(client, settings)
+
+    registry = ModelRegistry(client, settings)
+    assert registry.live_version() == 1
+    assert registry.entry(1)["samples"] == 3_000  # type: ignore[index]
+    status = json.loads(run_mlmon("status", "--json", env=job_env).stdout)["retraining"]
+    assert status["new_labelled_rows"] == 0
+
+
+def test_unchanged_data_records_no_change_and_appended_rows_count(
+    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path
+) -> None:
+    write_training_csv(home, 400)
+    assert request_retrain(client, settings, trigger="manual", reason="v1", force=True).accepted
+    run_jobs(client, settings)
+    assert request_retrain(client, settings, trigger="manual", reason="same", force=True).accepted
+    run_jobs(client, settings)
+
+    registry = ModelRegistry(client, settings)
+    assert [e["version"] for e in registry.entries()] == [1]
+    state = f"{settings.prefix}:retrain:state"
+    last: dict[str, Any] = json.loads(client.hget(state, "last_run"))  # type: ignore[arg-type]
+    assert last["outcome"] == "no change" and last["version"] == 1
+    assert 'outcome="no change"' in (home / "logs" / "ml_retraining_history.txt").read_text()
+
+    rows = "momentum_20d_pct,rsi_14,label\n" + "1.0,30.0,buy\n-9.0,80.0,avoid\n" * 100
+    appended = subprocess.run(
+        [MLMON, "training-data", "append", "-"],
+        input=rows,
+        env=job_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert appended.returncode == 0, appended.stderr
+    probe = request_retrain(client, settings, trigger="manual", reason="t", dry_run=True)
+    assert probe.new_samples == 200
+    assert request_retrain(client, settings, trigger="manual", reason="more", force=True).accepted
+    run_jobs(client, settings)
+    assert registry.entry(2)["samples"] == 600  # type: ignore[index]  # trained on every row
+
+
+@pytest.mark.parametrize("damage", ["tamper", "delete"])
+def test_a_broken_only_version_is_replaced_by_a_forced_retrain(
+    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path, damage: str
+) -> None:
+    write_training_csv(home, 400)
+    assert request_retrain(client, settings, trigger="manual", reason="v1", force=True).accepted
+    run_jobs(client, settings)
+    model_path = home / "models" / "verdict_model.pkl"
+    if damage == "tamper":
+        model_path.write_bytes(model_path.read_bytes() + b"tampered")
+    else:
+        model_path.unlink()
+    rollback = run_mlmon("models", "rollback", env=job_env)
+    assert rollback.returncode != 0
+    assert "mlmon retrain --force" in rollback.stdout + rollback.stderr
+
+    # the same training data: no "no change" shortcut when the live file fails its check
+    assert request_retrain(client, settings, trigger="manual", reason="fix", force=True).accepted
+    run_jobs(client, settings)
+
+    registry = ModelRegistry(client, settings)
+    assert registry.live_version() == 2
+    model, entry = registry.load_live()  # type: ignore[misc]
+    assert entry["version"] == 2 and model.predict([[8.0, 20.0, 20.0]])[0] == "strong_buy"
+    kinds = [
+        json.loads(f[b"event"])["type"]
+        for _, f in client.xrange(f"{settings.prefix}:stream:models")
+    ]
+    assert "live_model_unusable" in kinds
+
+
+def test_a_worker_without_the_json_serializer_fails_the_job_visibly_and_frees_the_gate(
+    client: redis.Redis, settings: Settings, job_env: dict[str, str], home: Path
+) -> None:
+    write_training_csv(home, 400)
+    first = request_retrain(client, settings, trigger="manual", reason="t", force=True)
+    queue = f"{settings.prefix}-retraining"
+    plain = subprocess.run(
+        [str(Path(MLMON).with_name("rq")), "worker", "--burst", "-u", job_env["REDIS_URL"], queue],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "DeserializationError" in plain.stderr
+
+    again = request_retrain(client, settings, trigger="manual", reason="again", force=True)
+
+    assert again.accepted, again.why  # not "single flight" until the job's timeout
+    state = f"{settings.prefix}:retrain:state"
+    last: dict[str, Any] = json.loads(client.hget(state, "last_run"))  # type: ignore[arg-type]
+    assert last["outcome"] == "failed" and last["job_id"] == first.job_id
+    assert "rq.serializers.JSONSerializer" in last["error"]
+    kinds = [
+        json.loads(f[b"event"])["type"]
+        for _, f in client.xrange(f"{settings.prefix}:stream:models")
+    ]
+    assert kinds == ["retrain_failed"]
+    assert not client.exists(f"rq:job:{first.job_id}")  # no stale run of it later
+    run_jobs(client, settings)
+    assert ModelRegistry(client, settings).live_version() == 1

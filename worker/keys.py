@@ -27,6 +27,8 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:models:<name>:registry        version -> registry entry (hash of JSON)
     mlmon:models:<name>:live            the live version and its history (hash)
     mlmon:heartbeat:<group>:<consumer>  a live consumer (TTL: three heartbeats)
+    mlmon:failures:<group>              "<stream>:<entry id>" -> times it failed on its own
+    mlmon:faults                        "<group>:<consumer>" -> its environment fault (JSON)
     mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
                                         length in bytes (hash)
 """
@@ -164,14 +166,21 @@ class Keys:
     def heartbeat(self, group: str, consumer: str) -> str:
         return f"{self.prefix}:heartbeat:{group}:{consumer}"
 
+    def failures(self, group: str) -> str:
+        return f"{self.prefix}:failures:{group}"
+
+    @property
+    def faults(self) -> str:
+        return f"{self.prefix}:faults"
+
     @property
     def files_committed(self) -> str:
         return f"{self.prefix}:files:committed"
 
     @staticmethod
-    def rq_job(job_id: str) -> str:
-        """RQ's hash of one job (RQ's own key layout, not under the prefix)."""
-        return f"rq:job:{job_id}"
+    def rq_job(rq_prefix: str, job_id: str) -> str:
+        """RQ's hash of one job, under RQ's key prefix (`Settings.rq_prefix`)."""
+        return f"{rq_prefix}:job:{job_id}"
 
     def pattern(self) -> str:
         """SCAN pattern matching every key of this prefix."""

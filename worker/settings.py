@@ -11,6 +11,7 @@ with the same constraints in well under a millisecond.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import typing
@@ -31,11 +32,14 @@ DURATION_PATTERN = r"^\d+(\.\d+)?[smhd]$"  # 30s, 5m, 4h, 1d
 HTTP_URL_PATTERN = r"^https?://\S+$"
 EMAIL_PATTERN = r"^[^@\s,]+@[^@\s,]+(,[^@\s,]+@[^@\s,]+)*$"  # one or more, comma-separated
 DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})  # what pydantic took
+FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
 MASK = "***"
 MSGSPEC_KINDS = {  # msgspec's words for a type -> this module's one-line messages
     "bool": "must be true or false (or 1/0, yes/no, on/off)",
+    "int | null": "must be a whole number",
+    "float | null": "must be a number",
+    "str | null": "must be text",
     "int": "must be a whole number",
     "float": "must be a number",
     "str": "must be text",
@@ -82,6 +86,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """mlmon's configuration; each field's `env(...)` names its environment variable."""
 
     redis_url: Annotated[str, env("REDIS_URL")] = DEFAULT_REDIS_URL
+    # RQ's own variable: the prefix of every key RQ keeps (queues, jobs, workers, registries)
+    rq_key_prefix: (
+        Annotated[str, env("RQ_KEY_PREFIX", pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$")] | None
+    ) = None
     prefix: Annotated[
         str,
         env(
@@ -100,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     block_ms: Annotated[int, env("MLMON_BLOCK_MS", ge=1, le=60_000)] = 2000
     dedup_ttl_hours: Annotated[float, env("MLMON_DEDUP_TTL_HOURS", gt=0, le=8760)] = 24.0
     max_deliveries: Annotated[int, env("ML_MAX_DELIVERIES", ge=1, le=1000)] = 5
+    max_clock_skew_s: Annotated[int, env("MLMON_MAX_CLOCK_SKEW_S", ge=0, le=7 * 86_400)] = 3_600
     claim_idle_ms: Annotated[int, env("MLMON_CLAIM_IDLE_MS", ge=100, le=86_400_000)] = 60_000
     heartbeat_s: Annotated[int, env("MLMON_HEARTBEAT_S", ge=1, le=3600)] = 5
     health_max_lag: Annotated[int, env("MLMON_HEALTH_MAX_LAG", ge=0, le=1_000_000_000)] = 10_000
@@ -202,6 +211,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, **changes)
 
     @property
+    def rq_prefix(self) -> str:
+        """Where RQ keeps this deployment's keys: `RQ_KEY_PREFIX`, else `<prefix>:rq`, so
+        two deployments (or another RQ application) in one Redis never share a key."""
+        return self.rq_key_prefix or rq_prefix_for(self.prefix)
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -266,6 +281,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def masked_redis_url(self) -> str:
         """The Redis URL with any password replaced, for logs and messages."""
         return mask_url(self.redis_url)
+
+
+def rq_prefix_for(prefix: str) -> str:
+    return f"{prefix}:rq"
 
 
 def duration_s(text: str) -> float:
@@ -344,16 +363,22 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _normalised(field: str, value: object) -> object:
-    """Environment text as msgspec's lax conversion takes it; None for an empty optional."""
+    """Environment text as the settings read it: None for an empty optional; numbers and
+    booleans as Python writes them (`+7`, `1_000`, ` 5 `, `yes`, `t`), parsed here; any
+    other text exactly as given (a secret or a path may start or end with a space)."""
     if not isinstance(value, str):
         return value
-    text = value.strip()
-    if text == "" and FIELD_DEFAULTS[field] is None:
+    if value.strip() == "" and FIELD_DEFAULTS[field] is None:
         return None  # an empty variable means unset, as compose files write it
-    if field in BOOL_FIELDS and text.lower() in TRUE_WORDS | FALSE_WORDS:
+    kind = SCALAR_KINDS.get(field)
+    text = value.strip() if kind else value
+    if kind is bool and text.lower() in TRUE_WORDS | FALSE_WORDS:
         return text.lower() in TRUE_WORDS
+    if kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
     if field == "log_level":
-        return text.upper()
+        return value.strip().upper()
     return text
 
 
@@ -423,7 +448,7 @@ def _check_folder(value: Path) -> None:
 
 def _check_log_level(value: str) -> None:
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR ")
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
 
 
 def _check_http_secret(value: Secret) -> None:
@@ -453,6 +478,11 @@ def _field_meta(annotation: Any) -> msgspec.Meta:
     raise TypeError(f"a settings field without env(...): {annotation!r}")
 
 
+def _base_type(hint: Any) -> Any:
+    """`int` of `Annotated[int, ...]`; the hint itself otherwise."""
+    return getattr(hint, "__origin__", hint)
+
+
 def _allowed_range(meta: msgspec.Meta) -> str | None:
     """A numeric field's whole range, e.g. `0 <= value <= 1`; None without bounds."""
     low = (
@@ -479,11 +509,12 @@ FIELD_DEFAULTS: dict[str, object] = dict(
 ALLOWED_RANGES = {
     field: allowed for field, meta in _METAS.items() if (allowed := _allowed_range(meta))
 }
-BOOL_FIELDS = frozenset(
-    field
+SCALAR_KINDS: dict[str, type] = {
+    field: kind
     for field, hint in _HINTS.items()
-    if bool in (hint, *typing.get_args(hint)) or getattr(hint, "__origin__", None) is bool
-)
+    for kind in (bool, int, float)
+    if kind in (getattr(hint, "__origin__", hint), *map(_base_type, typing.get_args(hint)))
+}
 SECRET_CHARS: dict[str, tuple[int, int]] = {
     field: meta.extra["secret_chars"]  # type: ignore[index]
     for field, meta in _METAS.items()

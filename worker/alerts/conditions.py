@@ -14,7 +14,7 @@ def conditions_of(
     status: dict[str, Any], *, last_dead_letters: int, max_lag: int
 ) -> list[Condition]:
     """Drift checks and targets, no predictions while the market is open, dead letters
-    growing, consumer lag, missing heartbeats."""
+    growing, consumer lag, missing heartbeats, environment faults holding a group up."""
     conditions = []
     drift = status.get("drift") or {}
     for name, check in (drift.get("checks") or {}).items():
@@ -26,7 +26,7 @@ def conditions_of(
         conditions.append(
             Condition(label, active, DRIFT_SEVERITY.get(state, Severity.WARN), summary)
         )
-    last_hour = int(status["windows"]["1h"]["total_predictions"])
+    last_hour = ((status.get("windows") or {}).get("1h") or {}).get("total_predictions")
     conditions.append(
         Condition(
             "no_predictions",
@@ -54,6 +54,18 @@ def conditions_of(
                 active=not live,
                 severity=Severity.CRITICAL,
                 summary=f"group {group} has no live consumer",
+            )
+        )
+    faulted = {f["group"]: f for f in status.get("environment_faults") or []}
+    for group in sorted({g["group"] for g in groups} | set(faulted)):
+        fault = faulted.get(group)
+        conditions.append(
+            Condition(
+                f"fault:{group}",
+                active=fault is not None,
+                severity=Severity.CRITICAL,
+                summary=f"group {group} is held up, its entries pending: "
+                + (fault["error"] if fault else "no fault"),
             )
         )
     for g in groups:

@@ -19,6 +19,7 @@ from worker.alerts.rules import Alert
 from worker.keys import Keys
 from worker.log import get_logger
 from worker.redis_conn import connect
+from worker.rq_check import check_rq_prefix
 from worker.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -27,6 +28,7 @@ ALERTS_STREAM_MAXLEN = 10_000
 
 
 def alerts_queue(client: redis.Redis, settings: Settings) -> Queue:
+    check_rq_prefix(settings)
     return Queue(Keys(settings.prefix).alerts_queue, connection=client, serializer=JSONSerializer)
 
 

@@ -6,10 +6,13 @@ imports they use, not for scikit-learn, scipy or rq.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import NamedTuple
 
 import click
+
+from worker.rq_keys import scope_rq_keys
 
 
 class LazyCommand(NamedTuple):
@@ -34,6 +37,9 @@ COMMANDS: dict[str, LazyCommand] = {
     "dlq": LazyCommand("worker.cli.dlq:dlq", "Inspect, replay and purge dead letters."),
     "spool": LazyCommand("worker.cli.dlq:spool", "The producer's local spool."),
     "retrain": LazyCommand("worker.cli.retraining:retrain", "Ask the gate for a retrain."),
+    "training-data": LazyCommand(
+        "worker.cli.retraining:training_data", "Append the pipeline's labelled rows safely."
+    ),
     "models": LazyCommand("worker.cli.retraining:models", "List, show and roll back models."),
     "rq-worker": LazyCommand("worker.cli.rq:rq_worker", "Run an RQ worker for mlmon's queues."),
     "baseline": LazyCommand("worker.cli.drift:baseline", "Set or show the drift baseline."),
@@ -72,4 +78,5 @@ def cli() -> None:
 
 
 def main() -> None:
+    scope_rq_keys(os.environ)  # before any command imports rq
     cli(prog_name="mlmon")

@@ -68,4 +68,8 @@ def acl(producer_password: str, worker_password: str) -> None:
     click.echo(
         acl_setuser_line("mlmon-producer", producer_password, producer_acl_rules(settings.prefix))
     )
-    click.echo(acl_setuser_line("mlmon-worker", worker_password, worker_acl_rules(settings.prefix)))
+    click.echo(
+        acl_setuser_line(
+            "mlmon-worker", worker_password, worker_acl_rules(settings.prefix, settings.rq_prefix)
+        )
+    )

@@ -8,6 +8,7 @@ import click
 
 from producer_sdk import Publisher
 from worker.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, fail, redis_or_exit, settings_or_exit
+from worker.consumer.csv_cells import printable
 from worker.consumer.deadletters import DeadLetter, DeadLetters, parse_age
 
 
@@ -29,10 +30,11 @@ def dlq_list(stream: str | None, limit: int, as_json: bool) -> None:
             click.echo(json.dumps(letter.as_dict()))
             continue
         replayed = f"  [replayed as {letter.replayed_as}]" if letter.replayed_as else ""
-        click.echo(
+        line = (
             f"{letter.letter_id}  {letter.stream}  {letter.fields.get('group', '')}  "
             f"x{letter.fields.get('deliveries', '?')}  {letter.fields.get('reason', '')}{replayed}"
         )
+        click.echo(printable(line))  # an entry's text may carry terminal escape sequences
     if not letters and not as_json:
         click.echo("no dead letters")
 
@@ -96,7 +98,6 @@ def spool_flush() -> None:
     publisher = Publisher(
         redis_or_exit(settings),
         prefix=settings.prefix,
-        stream_maxlen=settings.stream_maxlen,
         on_failure="raise",
         spool_dir=settings.spool_dir,
     )

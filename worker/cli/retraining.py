@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -14,8 +15,28 @@ from worker.retraining.gate import Trigger
 from worker.retraining.history import append_history
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry, RegistryError
 from worker.retraining.request import request_retrain
+from worker.retraining.training_rows import TrainingRowsError, append_training_rows
 
 EXIT_REFUSED = 3
+
+
+@click.group("training-data")
+def training_data() -> None:
+    """The training CSV: append the trading pipeline's labelled rows beside mlmon."""
+
+
+@training_data.command("append")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+def training_data_append(source: TextIO) -> None:
+    """Append the rows of a CSV with a header (`-` for stdin), under mlmon's lock."""
+    settings = settings_or_exit()
+    client = redis_or_exit(settings)
+    rows = list(csv.DictReader(source))
+    try:
+        added = append_training_rows(client, settings, rows)
+    except TrainingRowsError as e:
+        fail(str(e), EXIT_CONFIG)
+    click.echo(f"appended {added} labelled rows to {settings.training_csv}")
 
 
 @click.command()

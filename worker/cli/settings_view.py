@@ -11,7 +11,7 @@ from worker.settings import ENV_OF_FIELD, MASK, Secret, Settings, mask_url
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
     """Every setting as `{env var: JSON value}`, in declaration order; secrets and the
-    passwords or tokens in URLs masked, since this output ends up in tickets and chat."""
+    credentials in URLs masked, since this output ends up in tickets and chat."""
     view: dict[str, Any] = {}
     for field, name in ENV_OF_FIELD.items():
         value = getattr(settings, field)

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.consumer.failures import current_faults
 from worker.consumer.health import group_states, health_problems
 from worker.consumer.topology import known_names, parse_group_names
+from worker.keys import Keys
 from worker.redis_conn import replica_of
 from worker.status.snapshot import build_status
 from worker.status.text import render
@@ -93,6 +95,9 @@ def health(groups: str) -> None:
             f"redis: {settings.masked_redis_url()} is a read-only replica of "
             f"{primary}; point REDIS_URL at the primary (or use redis+sentinel://)",
         )
+    problems += [
+        f.line() for f in current_faults(client, Keys(settings.prefix)) if f.group in names
+    ]
     for problem in problems:
         click.echo(problem)
     if problems:

@@ -34,8 +34,12 @@ class Delivery:
     deliveries: int
 
 
-def decode_entry(stream: StreamName, fields: dict[bytes, bytes]) -> AnyEvent:
-    """Validate an entry's `event` field and check it belongs on `stream`."""
+def decode_entry(
+    stream: StreamName, fields: dict[bytes, bytes], *, max_clock_skew_s: float
+) -> AnyEvent:
+    """Validate an entry's `event` field and check it belongs on `stream`; `ts` may be
+    at most `max_clock_skew_s` ahead of now (a bucket or a file far in the future is a
+    producer's bug, not an event)."""
     size_bytes = sum(len(name) + len(value) for name, value in fields.items())
     if size_bytes > MAX_ENTRY_BYTES:
         raise DecodeError(f"entry too large: {size_bytes} bytes > {MAX_ENTRY_BYTES}")
@@ -44,7 +48,7 @@ def decode_entry(stream: StreamName, fields: dict[bytes, bytes]) -> AnyEvent:
         names = ", ".join(sorted(name.decode(errors="replace") for name in fields)) or "none"
         raise DecodeError(f"missing field 'event' (fields: {names})")
     try:
-        event = parse_event(raw)
+        event = parse_event(raw, max_clock_skew_s=max_clock_skew_s)
     except ValidationError as e:
         raise DecodeError(_validation_reason(e)) from e
     expected = STREAM_OF_TYPE[event.type]

@@ -10,16 +10,63 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import redis
+import redis.commands.core
 
+from producer_sdk.streams import StreamName
 from worker.keys import Keys
+from worker.log import get_logger
 from worker.redis_values import as_text, parse_stream_id
 from worker.scripts import load_script
 from worker.settings import Settings
 
 ORIGINAL_FIELD_PREFIX = b"entry."
+DeadEntry = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, deliveries
+log = get_logger(__name__)
+
+
+def send_to_dead(
+    client: redis.Redis,
+    script: redis.commands.core.Script,
+    *,
+    settings: Settings,
+    group: str,
+    stream: StreamName,
+    stream_key: str,
+    dead: list[DeadEntry],
+) -> None:
+    """Dead-letter and acknowledge entries, each once (a poison entry once per group)."""
+    keys = Keys(settings.prefix)
+    pipe = client.pipeline(transaction=False)
+    dead_at = datetime.now(UTC).isoformat()
+    for entry_id, fields, reason, deliveries in dead:
+        group_scope = group if reason.startswith("poison") else None
+        letter: dict[str | bytes, Any] = {
+            "stream": stream_key,
+            "entry_id": entry_id,
+            "group": group,
+            "reason": reason,
+            "deliveries": deliveries,
+            "dead_at": dead_at,
+        }
+        letter |= {ORIGINAL_FIELD_PREFIX + name: value for name, value in fields.items()}
+        script(
+            keys=[keys.dead_stream, stream_key, keys.dead_mark(stream, entry_id, group_scope)],
+            args=[
+                group,
+                entry_id,
+                settings.stream_maxlen,
+                settings.dedup_ttl_s,
+                *chain.from_iterable(letter.items()),
+            ],
+            client=pipe,
+        )
+        log.warning("dead-lettered", entry_id=entry_id, reason=reason)
+    pipe.execute()
 
 
 @dataclass(frozen=True)
@@ -37,7 +84,10 @@ class DeadLetter:
         return {
             "id": self.letter_id,
             **self.fields,
-            "original": {k.decode(): v.decode(errors="replace") for k, v in self.original.items()},
+            "original": {
+                k.decode(errors="replace"): v.decode(errors="replace")
+                for k, v in self.original.items()
+            },
             "replayed_as": self.replayed_as,
         }
 
@@ -95,7 +145,7 @@ class DeadLetters:
     def _letter(self, letter_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLetter:
         letter_key = as_text(letter_id)
         fields = {
-            k.decode(): v.decode(errors="replace")
+            k.decode(errors="replace"): v.decode(errors="replace")
             for k, v in raw.items()
             if not k.startswith(ORIGINAL_FIELD_PREFIX)
         }

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
 from producer_sdk.streams import StreamName
-from worker.consumer.codec import Delivery
+from worker.consumer.codec import DecodeError, Delivery, decode_entry
+from worker.consumer.deadletters import DeadEntry
 
 StreamEntries = list[tuple[bytes, dict[bytes, bytes] | None]]
 Rejected = tuple[Delivery, str]
@@ -45,3 +46,35 @@ class Periodic(Protocol):
     """A handler with upkeep to do between batches (it keeps its own schedule)."""
 
     def periodic(self) -> None: ...
+
+
+def run_handler(
+    handler: Handler,
+    stream: StreamName,
+    usable: list[tuple[str, dict[bytes, bytes], int]],
+    *,
+    max_clock_skew_s: float,
+) -> list[DeadEntry]:
+    """Decode entries and run the handler on them; what cannot be used, with the reason."""
+    fields_of = {entry_id: (fields, deliveries) for entry_id, fields, deliveries in usable}
+    if isinstance(handler, RawHandler):
+        refused = handler.handle_raw([(entry_id, fields) for entry_id, fields, _ in usable])
+        return [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
+    dead: list[DeadEntry] = []
+    good: list[Delivery] = []
+    for entry_id, fields, deliveries in usable:
+        try:
+            good.append(
+                Delivery(
+                    entry_id,
+                    decode_entry(stream, fields, max_clock_skew_s=max_clock_skew_s),
+                    deliveries,
+                )
+            )
+        except DecodeError as e:
+            dead.append((entry_id, fields, e.reason, deliveries))
+    if good:
+        for delivery, reason in handler.handle(stream, good):
+            fields, deliveries = fields_of[delivery.entry_id]
+            dead.append((delivery.entry_id, fields, reason, deliveries))
+    return dead

@@ -2,6 +2,9 @@
 
 `mlmon health` exits 0 when every expected group has a live consumer and its lag is under
 `MLMON_HEALTH_MAX_LAG`, else 1 with one line per problem (a docker-compose healthcheck).
+It also says when entries were deleted before a group read them: mlmon's own trimming never
+does that (short of the length cap), so it means someone trimmed the stream, e.g. with
+`XADD ... MAXLEN`, which Redis ACLs cannot deny a user allowed to XADD.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import redis
 
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.keys import Keys
-from worker.redis_values import as_text
+from worker.redis_values import as_text, parse_stream_id
 from worker.settings import Settings
 
 
@@ -28,6 +31,7 @@ class GroupState:
     pending: int
     lag: int | None
     live_consumers: list[str]
+    deleted_unread: bool = False  # entries deleted before this group read them
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +46,7 @@ def group_states(
     for stream_name in sorted({s for name in names for s in GROUP_STREAMS[name]}, key=str):
         stream_key = keys.stream(stream_name)
         info = {as_text(g["name"]): g for g in _groups_of(client, stream_key)}
+        added, length = _added_and_length(client, stream_key) if info else (0, 0)
         for name in names:
             if stream_name not in GROUP_STREAMS[name]:
                 continue
@@ -55,6 +60,7 @@ def group_states(
                     pending=int(group["pending"]) if group else 0,
                     lag=None if group is None or group.get("lag") is None else int(group["lag"]),
                     live_consumers=_live_consumers(client, keys, stream_key, name) if group else [],
+                    deleted_unread=group is not None and added - _entries_read(group) > length,
                 )
             )
     return states
@@ -67,6 +73,11 @@ def health_problems(states: list[GroupState], *, max_lag: int) -> list[str]:
         if not any(s.live_consumers for s in states if s.group == group):
             problems.append(f"group {group}: no live consumer (no heartbeat)")
     for state in states:
+        if state.deleted_unread:
+            problems.append(
+                f"group {state.group} on {state.stream}: entries were deleted before it read "
+                "them (trimmed by someone other than mlmon's retention?)"
+            )
         if not state.exists:
             problems.append(f"group {state.group} on {state.stream}: not created yet")
         elif state.lag is not None and state.lag > max_lag:
@@ -84,6 +95,22 @@ def _live_consumers(client: redis.Redis, keys: Keys, stream_key: str, group: str
     for name in names:
         pipe.exists(keys.heartbeat(group, name))
     return [name for name, alive in zip(names, pipe.execute(), strict=True) if alive]
+
+
+def _added_and_length(client: redis.Redis, stream_key: str) -> tuple[int, int]:
+    """Entries ever added to the stream, and those in it now: an unread entry that went
+    missing makes the unread ones (added - read) more than those present."""
+    info: dict[str, Any] = client.xinfo_stream(stream_key)
+    return int(info.get("entries-added") or 0), int(info["length"])
+
+
+def _entries_read(group: dict[str, Any]) -> int:
+    """Entries the group was delivered (Redis 7); when Redis cannot tell, as many as were
+    added, so that nothing is reported."""
+    read = group.get("entries-read")
+    if read is not None:
+        return int(read)
+    return 0 if parse_stream_id(group["last-delivered-id"]) == (0, 0) else 1 << 62
 
 
 def _groups_of(client: redis.Redis, stream_key: str) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 A stream is trimmed (`XTRIM MINID`) to `ML_STREAM_RETENTION_DAYS`, but never past an
 entry some group still needs: one pending anywhere, or not yet delivered to a group, or
-any entry at all while a group that reads the stream has not been created yet.
+any entry at all while a group that reads the stream has not been created yet. Then it
+is capped at about `MLMON_STREAM_MAXLEN` entries, a safety cap that does drop unread
+entries (producers never trim: their ACL user need not be trusted with deletes).
 Prediction logs of days older than `ML_LOG_COMPRESS_DAYS` are gzipped, and older than
 `ML_LOG_RETENTION_DAYS` deleted; both are off unless set.
 """
@@ -41,16 +43,21 @@ def trim_stream(
         groups: list[dict[str, Any]] = client.xinfo_groups(key)
     except redis.ResponseError:
         return 0  # no stream yet
+    capped = int(client.xtrim(key, maxlen=settings.stream_maxlen, approximate=True))
+    if capped:
+        log.warning(
+            "stream over its length cap; oldest entries trimmed", stream=key, removed=capped
+        )
     by_name = {as_text(g["name"]): g for g in groups}
     if any(name not in by_name for name in readers):
-        return 0  # a reader has not started: everything is still unread for it
+        return capped  # a reader has not started: everything is still unread for it
     cutoff = (int(time.time() * 1000) - settings.stream_retention_days * DAY_MS, 0)
     for name in readers:
         cutoff = min(cutoff, _first_needed(client, key, name, by_name[name]))
     removed = int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=False))
     if removed:
         log.info("trimmed stream by age", stream=key, removed=removed)
-    return removed
+    return capped + removed
 
 
 def _first_needed(

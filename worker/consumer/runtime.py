@@ -14,11 +14,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
-from itertools import chain
 from typing import Any
 
 import redis
@@ -26,9 +23,17 @@ import structlog
 from redis.backoff import EqualJitterBackoff
 
 from producer_sdk.streams import StreamName
-from worker.consumer.codec import DecodeError, Delivery, decode_entry
-from worker.consumer.handler import Handler, Periodic, RawHandler, StreamEntries
+from worker.consumer.deadletters import DeadEntry, send_to_dead
+from worker.consumer.failures import (
+    EntriesFailed,
+    EntryFailures,
+    FaultReporter,
+    is_environment_fault,
+    log_failure,
+)
+from worker.consumer.handler import Handler, Periodic, StreamEntries, run_handler
 from worker.consumer.retention import trim_stream
+from worker.consumer.upkeep import UpkeepTask, run_guarded
 from worker.keys import Keys
 from worker.log import get_logger
 from worker.redis_values import as_text, parse_stream_id
@@ -38,15 +43,7 @@ from worker.settings import Settings
 log = get_logger(__name__)
 
 RECONNECT_BACKOFF_MAX_S = 2.0  # back within 2 s of Redis (or a new primary) answering
-DeadEntry = tuple[str, dict[bytes, bytes], str, int]  # entry id, fields, reason, deliveries
 HEARTBEAT_TTL_FACTOR = 3  # a heartbeat outlives two missed beats
-
-
-class UpkeepTask(StrEnum):
-    HEARTBEAT = "heartbeat"
-    CLAIM = "claim"
-    TRIM = "trim"
-    PERIODIC = "periodic"
 
 
 @dataclass
@@ -89,6 +86,9 @@ class GroupConsumer:
         self.stats = ConsumerStats()
         self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
         self._dead_letter = load_script(client, "dead_letter")
+        self.failures = EntryFailures(client, self.keys, handler.group)
+        self._failed_alone: list[str] = []  # this round's entries that failed on their own
+        self.fault = FaultReporter(client, self.keys, group=handler.group, consumer=consumer)
         self._next_heartbeat_s = 0.0
         self._next_claim_s = 0.0
         self._next_trim_s = 0.0
@@ -102,8 +102,10 @@ class GroupConsumer:
     def run(self, *, burst: bool = False) -> None:
         """Consume until `stop` is set, or with `burst` until the streams are drained.
 
-        In burst mode any failure propagates (the caller exits non-zero); otherwise Redis
-        outages and handler errors are logged and retried with capped back-off.
+        In burst mode an environment fault propagates (the caller exits non-zero, the batch
+        stays pending); entries that fail on their own stay pending while the burst drains
+        the rest, then fail it. Otherwise faults and failures are logged and retried with
+        capped back-off.
         """
         with structlog.contextvars.bound_contextvars(group=self.group, consumer=self.consumer):
             try:
@@ -112,7 +114,8 @@ class GroupConsumer:
                     self._claim_orphans()
                     self._drain_pending()
                     self._drain_new(self._last_ids())
-                    self._upkeep()
+                    self._upkeep(strict=True)
+                    self._raise_failed_alone()
                     return
                 self._run_forever()
             finally:
@@ -125,55 +128,51 @@ class GroupConsumer:
             try:
                 if not recovered:
                     self._ensure_groups()
-                    self._drain_pending(one_by_one=failures > 0)
+                    self._drain_pending()
                     recovered = True
+                    self._raise_failed_alone()
                 self._read_new_once(block_ms=self.settings.block_ms)
+                self._raise_failed_alone()
                 self._upkeep()
                 if failures:
                     log.info("resumed", after_failures=failures)
+                    self.fault.clear()
                 failures = 0
             except Exception as e:  # noqa: BLE001  (the loop's error boundary: log, retry)
                 failures += 1
                 recovered = False
-                self._log_failure(e, failures)
+                self._failed_alone = []
+                log_failure(e, failures)
+                if self.fault.report(e):
+                    with contextlib.suppress(redis.RedisError):
+                        self._heartbeat()  # waiting out a full disk is alive, not dead
                 self._backoff(failures)
 
-    def _log_failure(self, error: Exception, failures: int) -> None:
-        """Once per streak of failures, not per retry: an outage is one story."""
-        if failures != 1:
-            log.debug("still failing", failures=failures, error=str(error))
-        elif isinstance(error, redis.RedisError):
-            log.warning("redis unavailable, retrying with back-off", error=str(error))
-        else:
-            log.exception("batch failed; it stays pending and is retried with back-off")
+    def _raise_failed_alone(self) -> None:
+        failed, self._failed_alone = self._failed_alone, []
+        if failed:
+            raise EntriesFailed(failed)
 
-    def _upkeep(self) -> None:
+    def _upkeep(self, *, strict: bool = False) -> None:
         """Between batches: heartbeat, claim what dead consumers left, trim, the handler's own.
 
         Each task is its own error boundary: a failure is logged as that task's and retried
         at its next turn; it never counts as a failed batch (which would re-drain the
-        pending entries one by one).
+        pending entries one by one). `strict` (the end of a burst, which has no next turn)
+        lets the failure through, so the burst exits non-zero.
         """
         now_s = time.monotonic()
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_s
-            self._guarded(UpkeepTask.HEARTBEAT, self._heartbeat)
+            run_guarded(UpkeepTask.HEARTBEAT, self._heartbeat, strict=strict)
         if now_s >= self._next_claim_s:
             self._next_claim_s = now_s + self.settings.claim_idle_ms / 2_000
-            self._guarded(UpkeepTask.CLAIM, self._claim_orphans)
+            run_guarded(UpkeepTask.CLAIM, self._claim_orphans, strict=strict)
         if now_s >= self._next_trim_s and self.stream_readers:
             self._next_trim_s = now_s + self.settings.retention_check_minutes * 60
-            self._guarded(UpkeepTask.TRIM, self._trim)
+            run_guarded(UpkeepTask.TRIM, self._trim, strict=strict)
         if isinstance(self.handler, Periodic):
-            self._guarded(UpkeepTask.PERIODIC, self.handler.periodic)
-
-    def _guarded(self, task: UpkeepTask, run: Callable[[], None]) -> None:
-        try:
-            run()
-        except redis.RedisError as e:
-            log.warning("upkeep task failed: redis unavailable", task=task.value, error=str(e))
-        except Exception:
-            log.exception("upkeep task failed", task=task.value)
+            run_guarded(UpkeepTask.PERIODIC, self.handler.periodic, strict=strict)
 
     def _trim(self) -> None:
         for stream in self.handler.streams:
@@ -212,7 +211,8 @@ class GroupConsumer:
                         stream=stream_key,
                         entries=len(entries),
                     )
-                    self._process(stream_key, entries, self._delivery_counts(stream_key, entries))
+                    counts = self._delivery_counts(stream_key, entries)
+                    self._process_isolating(stream_key, entries, counts)
                 if start == "0-0":
                     break
 
@@ -235,21 +235,16 @@ class GroupConsumer:
             last[stream_key] = parse_stream_id(info["last-generated-id"])
         return last
 
-    def _drain_pending(self, *, one_by_one: bool = False) -> None:
-        """Re-process entries delivered to this consumer but never acknowledged.
-
-        After a failed batch they go `one_by_one`, so an entry that keeps failing reaches
-        its delivery limit (and the dead-letter stream) alone, not with its batch-mates.
-        """
-        count = 1 if one_by_one else None
+    def _drain_pending(self) -> None:
+        """Re-process entries delivered to this consumer but never acknowledged."""
         for stream_key in self._stream_keys:
             after = "0"
             while not self.stop.is_set():
-                entries = self._read({stream_key: after}, count=count).get(stream_key)
+                entries = self._read({stream_key: after}).get(stream_key)
                 if not entries:
                     break
                 counts = self._delivery_counts(stream_key, entries)
-                self._process(stream_key, entries, counts)
+                self._process_isolating(stream_key, entries, counts)
                 after = as_text(entries[-1][0])
 
     def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
@@ -259,7 +254,7 @@ class GroupConsumer:
                 entries = self._read({stream_key: ">"}).get(stream_key)
                 if not entries:
                     break
-                self._process(stream_key, entries, None)
+                self._process_isolating(stream_key, entries, None)
                 if parse_stream_id(entries[-1][0]) >= last:
                     break
 
@@ -268,22 +263,22 @@ class GroupConsumer:
         for stream_key in list(self._stream_keys)[:-1]:
             entries = self._read({stream_key: ">"}).get(stream_key)
             if entries:
-                self._process(stream_key, entries, None)
+                self._process_isolating(stream_key, entries, None)
                 return
         batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
         for stream_key in self._stream_keys:
             if stream_key in batches:
-                self._process(stream_key, batches[stream_key], None)
+                self._process_isolating(stream_key, batches[stream_key], None)
 
     def _read(
-        self, positions: dict[str, str], *, block_ms: int | None = None, count: int | None = None
+        self, positions: dict[str, str], *, block_ms: int | None = None
     ) -> dict[str, StreamEntries]:
         """XREADGROUP from `positions` ('>' for new, an id for own pending after it)."""
         reply: Any = self.client.xreadgroup(
             self.group,
             self.consumer,
             positions,  # type: ignore[arg-type]
-            count=count or self.settings.batch_size,
+            count=self.settings.batch_size,
             block=block_ms,
         )
         return {as_text(stream): list(entries) for stream, entries in reply or [] if entries}
@@ -299,21 +294,70 @@ class GroupConsumer:
         )
         return {as_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
 
+    def _process_isolating(
+        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
+    ) -> None:
+        """Process a batch; when it fails, and not for an environment fault, each entry alone.
+
+        An entry that fails alone stays pending and has its failure counted; its
+        batch-mates go on. An environment fault propagates: the whole batch stays pending.
+        """
+        try:
+            self._process(stream_key, entries, counts)
+            return
+        except Exception as e:
+            if is_environment_fault(e):
+                raise
+            if len(entries) == 1:
+                self._failed_on_its_own(stream_key, entries[0][0])
+                return
+            log.warning(
+                "batch failed; retrying its entries one at a time",
+                stream=stream_key,
+                entries=len(entries),
+                error=str(e),
+            )
+        for entry in entries:
+            try:
+                self._process(stream_key, [entry], counts)
+            except Exception as e:
+                if is_environment_fault(e):
+                    raise
+                self._failed_on_its_own(stream_key, entry[0])
+
+    def _failed_on_its_own(self, stream_key: str, raw_id: bytes | str) -> None:
+        entry_id = as_text(raw_id)
+        failures = self.failures.record(self._stream_keys[stream_key], entry_id)
+        log.exception(
+            "entry failed on its own; it stays pending",
+            stream=stream_key,
+            entry_id=entry_id,
+            failures=failures,
+            max_deliveries=self.settings.max_deliveries,
+        )
+        self._failed_alone.append(entry_id)
+
     def _process(
         self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
     ) -> None:
-        """Hand a batch to the handler; dead-letter what is poison, undecodable or refused."""
+        """Hand a batch to the handler; dead-letter what is poison, undecodable or refused.
+
+        Entries come back pending (`counts` given) after a crash or a failure; only those
+        can have failed on their own before.
+        """
         stream = self._stream_keys[stream_key]
+        ids = [as_text(raw_id) for raw_id, _ in entries]
+        failed_before = self.failures.counts(stream, ids) if counts is not None else {}
         usable: list[tuple[str, dict[bytes, bytes], int]] = []
         dead: list[DeadEntry] = []
         gone: list[str] = []
-        for raw_id, fields in entries:
-            entry_id = as_text(raw_id)
+        for entry_id, (_, fields) in zip(ids, entries, strict=True):
             deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            failures = failed_before.get(entry_id, 0)
             if not fields:
                 gone.append(entry_id)  # trimmed from the stream while pending
-            elif deliveries > self.settings.max_deliveries:
-                reason = f"poison: delivered {deliveries} times without success"
+            elif failures >= self.settings.max_deliveries:
+                reason = f"poison: failed {failures} times on its own"
                 dead.append((entry_id, fields, reason, deliveries))
             else:
                 usable.append((entry_id, fields, deliveries))
@@ -321,66 +365,23 @@ class GroupConsumer:
             if gone:
                 self.client.xack(stream_key, self.group, *gone)
             if usable:
-                dead += self._handle(stream, usable)
+                dead += run_handler(
+                    self.handler,
+                    stream,
+                    usable,
+                    max_clock_skew_s=self.settings.max_clock_skew_s,
+                )
             if dead:
-                self._send_to_dead(stream, stream_key, dead)
+                send_to_dead(
+                    self.client,
+                    self._dead_letter,
+                    settings=self.settings,
+                    group=self.group,
+                    stream=stream,
+                    stream_key=stream_key,
+                    dead=dead,
+                )
+            self.failures.forget(stream, list(failed_before))
         self.stats.processed += len(usable)
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
-
-    def _handle(
-        self, stream: StreamName, usable: list[tuple[str, dict[bytes, bytes], int]]
-    ) -> list[DeadEntry]:
-        """Run the handler on entries within their delivery limit; what it refuses."""
-        fields_of = {entry_id: (fields, deliveries) for entry_id, fields, deliveries in usable}
-        if isinstance(self.handler, RawHandler):
-            refused = self.handler.handle_raw(
-                [(entry_id, fields) for entry_id, fields, _ in usable]
-            )
-            return [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
-        dead: list[DeadEntry] = []
-        good: list[Delivery] = []
-        for entry_id, fields, deliveries in usable:
-            try:
-                good.append(Delivery(entry_id, decode_entry(stream, fields), deliveries))
-            except DecodeError as e:
-                dead.append((entry_id, fields, e.reason, deliveries))
-        if good:
-            for delivery, reason in self.handler.handle(stream, good):
-                fields, deliveries = fields_of[delivery.entry_id]
-                dead.append((delivery.entry_id, fields, reason, deliveries))
-        return dead
-
-    def _send_to_dead(
-        self,
-        stream: StreamName,
-        stream_key: str,
-        dead: list[DeadEntry],
-    ) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        dead_at = datetime.now(UTC).isoformat()
-        for entry_id, fields, reason, deliveries in dead:
-            group_scope = self.group if reason.startswith("poison") else None
-            letter: dict[str | bytes, Any] = {
-                "stream": stream_key,
-                "entry_id": entry_id,
-                "group": self.group,
-                "reason": reason,
-                "deliveries": deliveries,
-                "dead_at": dead_at,
-            }
-            letter |= {b"entry." + name: value for name, value in fields.items()}
-            mark = self.keys.dead_mark(stream, entry_id, group_scope)
-            self._dead_letter(
-                keys=[self.keys.dead_stream, stream_key, mark],
-                args=[
-                    self.group,
-                    entry_id,
-                    self.settings.stream_maxlen,
-                    self.settings.dedup_ttl_s,
-                    *chain.from_iterable(letter.items()),
-                ],
-                client=pipe,
-            )
-            log.warning("dead-lettered", entry_id=entry_id, reason=reason)
-        pipe.execute()

@@ -30,13 +30,16 @@ from producer_sdk.events import Prediction, TradeOutcome
 from producer_sdk.streams import StreamName
 from producer_sdk.vocabulary import Verdict
 from worker.consumer.codec import Delivery
+from worker.consumer.csv_cells import safe_cell
 from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.failures import EnvironmentFault
 from worker.consumer.handler import Rejected
 from worker.consumer.journal import Journal
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.feedback import ScoredOutcome
 from worker.keys import Keys
 from worker.retraining.labels import load_label_rule
+from worker.retraining.training_header import LABEL_COLUMN, training_header_problem
 from worker.scripts import load_script
 from worker.settings import Settings
 
@@ -63,7 +66,6 @@ FEEDBACK_COLUMNS = (
     "label",
 )
 FEEDBACK_HEADER = ",".join(FEEDBACK_COLUMNS) + "\n"
-LABEL_COLUMN = "label"
 NO_VERDICTS = "no prediction matches (prediction_id, or ticker and date) and no verdicts given"
 
 
@@ -169,7 +171,7 @@ class FeedbackHandler:
                     amounts=amounts,
                 )
             batch.append(self.settings.feedback_csv, "".join(feedback_rows), header=FEEDBACK_HEADER)
-            training_header = ",".join(header) + "\n" if header else ""
+            training_header = _csv_line(list(header)) if header else ""
             batch.append(self.settings.training_csv, "".join(training_rows), header=training_header)
             effects.file_lengths = batch.new_lengths
             self.effects.apply(self.keys.stream(StreamName.OUTCOMES), effects)
@@ -246,8 +248,16 @@ class FeedbackHandler:
         labelled prediction's feature names (sorted) and `label`."""
         path = self.settings.training_csv
         if path.exists() and path.stat().st_size > 0:
-            with path.open(newline="") as file:
-                return next(csv.reader(file))
+            with path.open(newline="", encoding="utf-8", errors="replace") as file:
+                header = next(csv.reader(file), [])
+            problem = training_header_problem(header)
+            if problem:
+                raise BrokenTrainingFile(
+                    f"{path} has a broken header ({problem}); outcomes wait, pending, until "
+                    f"it is fixed: move the file aside (mv {path} {path}.broken) and mlmon "
+                    "starts a new one"
+                )
+            return header
         for item in todo:
             if item.prediction is not None and item.prediction.features:
                 return [*sorted(item.prediction.features), LABEL_COLUMN]
@@ -258,6 +268,10 @@ class FeedbackHandler:
         return max(1, int(day_start_s + DAY_S + FEEDBACK_DAY_TTL_S - time.time()))
 
 
+class BrokenTrainingFile(EnvironmentFault):
+    """The training CSV's header cannot be used; an operator must move the file aside."""
+
+
 def _has_verdicts(outcome: TradeOutcome) -> bool:
     return any(
         v is not None for v in (outcome.ml_verdict, outcome.rule_verdict, outcome.final_verdict)
@@ -266,7 +280,9 @@ def _has_verdicts(outcome: TradeOutcome) -> bool:
 
 def _csv_line(values: list[object]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    csv.writer(buffer, lineterminator="\n").writerow(
+        ["" if v is None else safe_cell(v) for v in values]
+    )
     return buffer.getvalue()
 
 
@@ -296,5 +312,5 @@ def _feedback_row(item: Joined, scored: ScoredOutcome, label: Verdict | None) ->
 
 def _training_row(header: list[str], prediction: Prediction, label: Verdict | None) -> str:
     features = prediction.features or {}
-    values: list[object] = [features.get(column) for column in header[:-1]]
-    return _csv_line([*values, label.value if label else None])
+    label_cell = label.value if label else None
+    return _csv_line([label_cell if c == LABEL_COLUMN else features.get(c) for c in header])

@@ -20,6 +20,7 @@ import redis
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
 from worker.consumer.codec import Delivery
+from worker.consumer.csv_cells import safe_cell
 from worker.consumer.effects import BatchEffects, EffectsApplier
 from worker.consumer.handler import Rejected
 from worker.consumer.journal import Journal
@@ -65,7 +66,7 @@ class CsvRows:
         self._buffer.truncate()
         self._writer.writerow(
             [
-                event.event_id,
+                safe_cell(event.event_id),
                 event.ts.isoformat(),
                 event.ticker,
                 event.ml_verdict.value if event.ml_verdict else "",
@@ -74,7 +75,7 @@ class CsvRows:
                 event.final_verdict.value,
                 event.verdict_source.value,
                 "" if agreement is None else str(agreement).lower(),
-                event.model_version or "",
+                safe_cell(event.model_version or ""),
                 json.dumps(event.features, separators=(",", ":")) if event.features else "",
             ]
         )

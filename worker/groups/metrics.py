@@ -138,7 +138,8 @@ class MetricsHandler:
         buckets = []
         for length_s, keep_s, key_of in self._granularities:
             start_s = ts_s - ts_s % length_s
-            ttl_s = start_s + length_s + keep_s - now_s
+            # never longer than a bucket's whole life, whatever the clock of its event
+            ttl_s = min(start_s + length_s + keep_s - now_s, length_s + keep_s)
             if ttl_s <= 0:
                 continue
             key = self._key_memo.get((length_s, start_s))

@@ -2,13 +2,16 @@
 
 The producer may only XADD to the event streams: it can neither read events nor delete
 anything. The workers may use every command family they need on the project's keys and
-RQ's (`rq:*`), and nothing dangerous (no FLUSHALL, CONFIG, KEYS, DEBUG ...).
+the deployment's RQ keys (`<prefix>:rq:*` unless `RQ_KEY_PREFIX` says otherwise), never
+another deployment's or another application's, and nothing dangerous (no FLUSHALL, CONFIG,
+KEYS, DEBUG ...).
 """
 
 from __future__ import annotations
 
 from producer_sdk.streams import STREAM_OF_TYPE
 from worker.keys import Keys
+from worker.settings import rq_prefix_for
 
 WORKER_CATEGORIES = (
     "+@read",
@@ -53,14 +56,16 @@ def producer_acl_rules(prefix: str) -> list[str]:
     ]
 
 
-def worker_acl_rules(prefix: str) -> list[str]:
+def worker_acl_rules(prefix: str, rq_prefix: str | None = None) -> list[str]:
+    rq_prefix = rq_prefix or rq_prefix_for(prefix)
+    rq_keys = [] if rq_prefix.startswith(f"{prefix}:") else [f"~{rq_prefix}:*"]
     return [
         "on",
         "resetkeys",
         f"~{prefix}:*",
-        "~rq:*",
+        *rq_keys,
         "resetchannels",
-        "&rq:*",
+        f"&{rq_prefix}:*",
         "-@all",
         *WORKER_CATEGORIES,
         "-@dangerous",

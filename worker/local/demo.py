@@ -53,9 +53,7 @@ def run_demo(client: redis.Redis, settings: Settings, *, count: int, seed: int, 
         settings.training_csv.parent.mkdir(parents=True, exist_ok=True)
         settings.training_csv.write_text(synthetic_training_csv(STARTING_TRAINING_ROWS, seed=seed))
         say(f"wrote {STARTING_TRAINING_ROWS} starting training rows to {settings.training_csv}")
-    publisher = Publisher(
-        client, prefix=settings.prefix, stream_maxlen=settings.stream_maxlen, on_failure="raise"
-    )
+    publisher = Publisher(client, prefix=settings.prefix, on_failure="raise")
     predictions = list(synthetic_predictions(count, seed=seed))
     outcomes = list(synthetic_outcomes(predictions, zone=settings.zone, seed=seed))
     _publish(

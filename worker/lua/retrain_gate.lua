@@ -4,18 +4,19 @@
 -- interval since the last completed run and the new labelled samples since it; always
 -- the daily cap.
 -- KEYS[1] state hash, KEYS[2] runs of the last 24 h (zset), KEYS[3] decisions stream,
--- KEYS[4] feedback counters (labelled_rows), KEYS[5] trigger mark key (only with a trigger event)
+-- KEYS[4] trigger mark key (only with a trigger event)
 -- ARGV[1] now (s), ARGV[2] interval (s), ARGV[3] min new samples, ARGV[4] max per day,
 -- ARGV[5] force (0/1), ARGV[6] stale limit (s), ARGV[7] job id, ARGV[8] trigger,
--- ARGV[9] reason, ARGV[10] dry run (0/1), ARGV[11] mark ttl (s)
+-- ARGV[9] reason, ARGV[10] dry run (0/1), ARGV[11] mark ttl (s),
+-- ARGV[12] labelled rows in the training data now (whoever wrote them)
 -- Returns {accepted (0/1), why, next_allowed_at ('' if unknown), new_samples}
 local now = tonumber(ARGV[1])
 local interval, min_samples = tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_per_day, force = tonumber(ARGV[4]), ARGV[5] == '1'
 local stale, dry_run = tonumber(ARGV[6]), ARGV[10] == '1'
 
-if KEYS[5] and not dry_run then
-  if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[11]) then
+if KEYS[4] and not dry_run then
+  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[11]) then
     return {0, 'duplicate trigger event', '', 0}
   end
 end
@@ -23,8 +24,9 @@ end
 local state = redis.call('HGETALL', KEYS[1])
 local s = {}
 for i = 1, #state, 2 do s[state[i]] = state[i + 1] end
-local labelled = tonumber(redis.call('HGET', KEYS[4], 'labelled_rows') or '0')
+local labelled = tonumber(ARGV[12])
 local new_samples = labelled - tonumber(s.samples_at_last_run or '0')
+if new_samples < 0 then new_samples = labelled end  -- the file was replaced since
 local day_ago = now - 86400
 local runs_today = redis.call('ZCOUNT', KEYS[2], '(' .. day_ago, '+inf')
 

@@ -2,13 +2,17 @@
 
 A request is accepted only if no retrain is queued or running (single flight), the
 interval since the last completed run has passed and enough new labelled rows exist
-(both skipped with `force`), and the daily cap is not reached. Every decision is recorded
-(stream `retrain:decisions`, the history file) with its reason and, when known, the time
-a request would next be accepted. An accepted request is enqueued as an RQ job.
+(both skipped with `force`): rows of the training CSV the last completed run did not
+read, whoever wrote them (the feedback group or the trading pipeline); and the daily cap
+is not reached. Every decision is recorded (stream `retrain:decisions`, the history file)
+with its reason and, when known, the time a request would next be accepted. An accepted
+request is enqueued as an RQ job.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 import uuid
@@ -19,6 +23,7 @@ from typing import Any
 
 import redis
 
+from worker.consumer.journal import read_committed
 from worker.keys import Keys
 from worker.redis_values import as_text
 from worker.scripts import load_script
@@ -68,7 +73,7 @@ def ask_gate(
     keys = Keys(settings.prefix)
     job_id = f"retrain-{uuid.uuid4().hex[:12]}"
     gate = load_script(client, "retrain_gate")
-    gate_keys = [keys.retrain_state, keys.retrain_runs, keys.retrain_decisions, keys.feedback_all]
+    gate_keys = [keys.retrain_state, keys.retrain_runs, keys.retrain_decisions]
     if trigger_event_id:
         gate_keys.append(keys.dedup("retrain", trigger_event_id))
     accepted, why, next_at, new_samples = gate(
@@ -85,6 +90,7 @@ def ask_gate(
             reason,
             int(dry_run),
             settings.dedup_ttl_s,
+            count_rows(committed_training_text(client, settings)),
         ],
     )
     why_text = as_text(why)
@@ -107,15 +113,47 @@ def finish_run(
     job_id: str,
     completed: bool,
     summary: dict[str, Any],
+    rows_read: int | None = None,
+    data_sha256: str | None = None,
 ) -> bool:
-    """Free the single-flight slot of `job_id`; a completed run starts the interval."""
+    """Free the single-flight slot of `job_id`; a completed run starts the interval and
+    uses up the `rows_read` it trained on (data `data_sha256`)."""
     finish = load_script(client, "retrain_finish")
     keys = Keys(settings.prefix)
     freed = finish(
         keys=[keys.retrain_state],
-        args=[job_id, int(completed), int(time.time()), json.dumps(summary, sort_keys=True)],
+        args=[
+            job_id,
+            int(completed),
+            int(time.time()),
+            json.dumps(summary, sort_keys=True),
+            "" if rows_read is None else rows_read,
+            data_sha256 or "",
+        ],
     )
     return bool(freed)
+
+
+def committed_training_text(client: redis.Redis, settings: Settings) -> str:
+    """The training CSV as committed (never half a batch), read under its lock."""
+    return read_committed(
+        client,
+        Keys(settings.prefix),
+        home=settings.home,
+        path=settings.training_csv,
+        lock_path=settings.feedback_lock,
+    )
+
+
+def count_rows(text: str) -> int:
+    """Data rows of a CSV text: its non-empty lines after the header (csv reads only the
+    header, which a quoted name may spread over lines); cheap enough for every status call."""
+    if not text:
+        return 0
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return max(0, lines - reader.line_num - text.count("\n\n"))
 
 
 def decision_fields(decision: Decision) -> dict[str, Any]:

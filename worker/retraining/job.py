@@ -9,6 +9,7 @@ promoted, and the single-flight slot is freed however the job ends.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -17,14 +18,14 @@ import redis
 from rq import get_current_job
 from threadpoolctl import threadpool_limits
 
-from worker.consumer.journal import read_committed
 from worker.keys import Keys
 from worker.log import get_logger
 from worker.redis_conn import connect
+from worker.redis_values import as_text
 from worker.retraining.files import utc_now_iso
-from worker.retraining.gate import finish_run
+from worker.retraining.gate import committed_training_text, count_rows, finish_run
 from worker.retraining.history import append_history
-from worker.retraining.registry import ModelRegistry
+from worker.retraining.registry import ModelIntegrityError, ModelRegistry
 from worker.retraining.training import (
     Dataset,
     TrainingDataError,
@@ -56,7 +57,9 @@ def retrain(
     client: redis.Redis, settings: Settings, *, job_id: str, trigger: str, reason: str, force: bool
 ) -> dict[str, Any]:
     started = time.monotonic()
-    base = {"job_id": job_id, "trigger": trigger, "reason": reason, "force": force}
+    # the job's own code runs: a worker that takes the job but cannot read it never gets here
+    client.hset(Keys(settings.prefix).retrain_state, "active_started", job_id)
+    base: dict[str, Any] = {"job_id": job_id, "trigger": trigger, "reason": reason, "force": force}
     registry = ModelRegistry(client, settings)
     try:
         summary = base | _train_and_decide(
@@ -70,7 +73,15 @@ def retrain(
         log.exception("retraining failed", job_id=job_id)
         return _record_failure(client, settings, registry, base, f"{type(e).__name__}: {e}")
     summary["duration_s"] = round(time.monotonic() - started, 3)
-    finish_run(client, settings, job_id=job_id, completed=True, summary=summary)
+    finish_run(
+        client,
+        settings,
+        job_id=job_id,
+        completed=True,
+        summary=summary,
+        rows_read=int(summary["samples"]),
+        data_sha256=str(summary["data_sha256"]),
+    )
     append_history(settings, "run", summary)
     return summary
 
@@ -78,24 +89,31 @@ def retrain(
 def _train_and_decide(
     client: redis.Redis, settings: Settings, registry: ModelRegistry, *, trigger: str, reason: str
 ) -> dict[str, Any]:
-    text = read_committed(
-        client,
-        Keys(settings.prefix),
-        home=settings.home,
-        path=settings.training_csv,
-        lock_path=settings.feedback_lock,
-    )
+    text = committed_training_text(client, settings)
     if not text:
         raise TrainingDataError(
             f"{settings.training_csv} is missing or empty; labelled rows arrive with trade outcomes"
         )
+    data_sha256 = hashlib.sha256(text.encode()).hexdigest()
+    live = _usable_live_model(registry)
+    if live is not None and data_sha256 == _last_data_sha256(client, settings):
+        # the same rows would train the same model: a new version would change nothing
+        registry.publish_event("retrain_no_change", {"data_sha256": data_sha256})
+        return {
+            "outcome": "no change",
+            "version": live[1]["version"],
+            "samples": count_rows(text),
+            "data_sha256": data_sha256,
+            "why": "the training data is unchanged since the last completed run",
+            "at": utc_now_iso(),
+        }
     dataset = parse_training_csv(text, source=str(settings.training_csv))
     x_train, x_test, y_train, y_test = split(dataset)
     # OpenMP threads spin while they wait; beside busy consumers that costs minutes
     with threadpool_limits(limits=settings.train_threads):
         model = load_trainer(settings.trainer)(x_train, y_train, dataset.feature_names)
         metrics = evaluate(model, x_test, y_test)
-        live_metrics = _score_live(registry, Dataset(x_test, y_test, dataset.feature_names))
+        live_metrics = _score_live(live, Dataset(x_test, y_test, dataset.feature_names))
     version = registry.next_version()
     entry: dict[str, Any] = {
         "version": version,
@@ -107,6 +125,7 @@ def _train_and_decide(
         "feature_names": dataset.feature_names,
         "trigger": trigger,
         "reason": reason,
+        "data_sha256": data_sha256,
     }
     tolerance = settings.promotion_tolerance
     promote = live_metrics is None or metrics["macro_f1"] >= live_metrics["macro_f1"] - tolerance
@@ -124,15 +143,33 @@ def _train_and_decide(
         "outcome": outcome,
         "version": version,
         "samples": entry["samples"],
+        "data_sha256": data_sha256,
         "metrics": metrics,
         "live_metrics": live_metrics,
         "at": utc_now_iso(),
     }
 
 
-def _score_live(registry: ModelRegistry, held_out: Dataset) -> dict[str, Any] | None:
+def _usable_live_model(registry: ModelRegistry) -> tuple[Any, dict[str, Any]] | None:
+    """The live model, or None when there is none or its file fails its check (missing,
+    tampered): then the candidate is trained from scratch and replaces it, recorded."""
+    try:
+        return registry.load_live()
+    except ModelIntegrityError as e:
+        log.warning("live model unusable; training a replacement from scratch", error=str(e))
+        registry.publish_event("live_model_unusable", {"error": str(e)})
+        return None
+
+
+def _last_data_sha256(client: redis.Redis, settings: Settings) -> str | None:
+    raw = client.hget(Keys(settings.prefix).retrain_state, "data_sha256_at_last_run")
+    return None if raw is None else as_text(raw)
+
+
+def _score_live(
+    live: tuple[Any, dict[str, Any]] | None, held_out: Dataset
+) -> dict[str, Any] | None:
     """The live model's metrics on the same held-out rows; None if none or not comparable."""
-    live = registry.load_live()
     if live is None:
         return None
     model, entry = live

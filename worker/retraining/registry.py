@@ -23,6 +23,11 @@ from worker.retraining.files import atomic_path, sha256_of, utc_now_iso, write_j
 from worker.retraining.records import ModelRecords, ModelStatus
 from worker.settings import Settings
 
+RECOVERY = (
+    "restore it with `mlmon models rollback`, or train a replacement from scratch with "
+    '`mlmon retrain --force --reason "..."` (a retrain does not need the live model)'
+)
+
 
 class ModelIntegrityError(Exception):
     """A model file does not match the registry (or is outside the models folder)."""
@@ -85,12 +90,12 @@ class ModelRegistry(ModelRecords):
         if not resolved.is_relative_to(self.directory.resolve()):
             raise ModelIntegrityError(f"refusing to load {path}: not inside {self.directory}")
         if not resolved.exists():
-            raise ModelIntegrityError(f"model file {path} is missing")
+            raise ModelIntegrityError(f"model file {path} is missing; {RECOVERY}")
         actual = sha256_of(resolved)
         if actual != expected_sha256:
             raise ModelIntegrityError(
                 f"refusing to load {path}: sha256 {actual[:12]}... does not match the registry's "
-                f"{expected_sha256[:12]}...; restore it with `mlmon models rollback`"
+                f"{expected_sha256[:12]}...; {RECOVERY}"
             )
         return joblib.load(resolved)
 
@@ -155,7 +160,10 @@ class ModelRegistry(ModelRecords):
         for record in reversed(self.live_history()):
             if record["version"] != current:
                 return self.entry(record["version"])
-        raise RegistryError("no earlier live version to roll back to")
+        raise RegistryError(
+            "no earlier live version to roll back to; to replace the live model, train a new "
+            'one: mlmon retrain --force --reason "replace the live model"'
+        )
 
     def _set_live(self, entry: dict[str, Any], *, previous_status: str, why: str) -> None:
         previous = self.live_version()

@@ -26,7 +26,7 @@ def retraining_summary(client: redis.Redis, settings: Settings) -> dict[str, Any
             "job_id": state["active_job"],
             "since": _iso(float(state["active_since"])),
             "trigger": state.get("active_trigger"),
-            "status": _job_status(client, state["active_job"]),
+            "status": _job_status(client, settings, state["active_job"]),
         }
     return {
         "available": True,
@@ -45,9 +45,9 @@ def retraining_summary(client: redis.Redis, settings: Settings) -> dict[str, Any
     }
 
 
-def _job_status(client: redis.Redis, job_id: str) -> str:
+def _job_status(client: redis.Redis, settings: Settings, job_id: str) -> str:
     """RQ's status field of the job, read directly: importing rq costs a status call 0.1 s."""
-    status = client.hget(Keys.rq_job(job_id), "status")
+    status = client.hget(Keys.rq_job(settings.rq_prefix, job_id), "status")
     return "missing" if status is None else as_text(status)
 
 

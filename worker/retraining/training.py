@@ -24,8 +24,8 @@ from sklearn.model_selection import train_test_split
 
 from producer_sdk.vocabulary import Verdict
 from worker.retraining.labels import import_callable
+from worker.retraining.training_header import LABEL_COLUMN, training_header_problem
 
-LABEL_COLUMN = "label"
 SEED = 42
 TEST_SHARE = 0.2
 CLASSES = [v.value for v in Verdict]
@@ -57,12 +57,14 @@ def parse_training_csv(text: str, *, source: str) -> Dataset:
     if not rows or not rows[0]:
         raise TrainingDataError(f"{source} is empty; labelled rows arrive with trade outcomes")
     header, body = rows[0], [r for r in rows[1:] if r]
-    if LABEL_COLUMN not in header:
-        raise TrainingDataError(f"{source} has no '{LABEL_COLUMN}' column (header: {header})")
+    problem = training_header_problem(header)
+    if problem:
+        raise TrainingDataError(
+            f"{source} has a broken header ({problem}): move it aside "
+            f"(mv {source} {source}.broken); mlmon starts a new one with the next labelled outcome"
+        )
     label_at = header.index(LABEL_COLUMN)
     names = [name for i, name in enumerate(header) if i != label_at]
-    if not names:
-        raise TrainingDataError(f"{source} has no feature columns")
     if not body:
         raise TrainingDataError(f"{source} has a header but no rows")
     features = np.full((len(body), len(names)), np.nan)

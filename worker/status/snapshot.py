@@ -6,6 +6,7 @@ Its cost depends on the number of windows and buckets, never on the number of ev
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import redis
 
 from producer_sdk.streams import StreamName
 from worker.alerts.summary import alerts_summary
+from worker.consumer.failures import current_faults
 from worker.consumer.health import group_states
 from worker.counters.feedback import FEEDBACK_WINDOWS_DAYS, summarize_feedback
 from worker.counters.metrics import add_counters, decode_counters, summarize
@@ -94,6 +96,7 @@ def build_status(
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
         "consumer_groups": [state.as_dict() for state in group_states(client, settings)],
+        "environment_faults": [asdict(fault) for fault in current_faults(client, keys)],
         "retraining": retraining_summary(client, settings),
         "drift": drift_report(
             get_baseline(client, settings),

@@ -31,6 +31,12 @@ def render(
         warning = f"Redis is a READ-ONLY REPLICA of {redis_role['primary']}: nothing can be written"
         lines += [warning if plain else f"⚠️  {warning}", "=" * WIDTH]
 
+    for fault in status.get("environment_faults") or []:  # first: events wait on it
+        lines.append(
+            f"ENVIRONMENT FAULT: group {fault['group']} consumer {fault['consumer']} is held "
+            f"up, its entries pending: {fault['error']}"
+        )
+
     title("📊", "PREDICTION METRICS")
     lines += _metric_lines(status)
 
