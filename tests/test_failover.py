@@ -106,7 +106,6 @@ def test_sentinel_failover_loses_nothing_and_resumes_quickly(
             wait_until(lambda: _entries_read(first, stream) >= 100, what="the worker to consume")
         old_port = cluster.primary.port
         cluster.primary.kill()
-        killed_at = time.monotonic()
         wait_until(lambda: cluster.primary_port() != old_port, timeout_s=30, what="promotion")
         promoted_at = time.monotonic()
         new_client = redis.Redis(port=cluster.primary_port())
@@ -117,7 +116,6 @@ def test_sentinel_failover_loses_nothing_and_resumes_quickly(
         publish_resumed_s = min(t for t in loop.accepted_at if t > promoted_at) - promoted_at
         assert publish_resumed_s < 6, f"publishing resumed {publish_resumed_s:.1f} s after"
         assert consumed_at - promoted_at < 6, "consuming resumed within 6 s of the promotion"
-        assert promoted_at - killed_at < 30
 
         cluster.primary.start()  # the old primary comes back and must become a replica
         wait_until(lambda: _role(cluster.primary.port) == "slave", what="the old primary to rejoin")

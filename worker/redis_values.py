@@ -12,7 +12,3 @@ def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
     """'1700000000000-3' -> (1700000000000, 3), comparable in stream order."""
     ms, _, seq = as_text(entry_id).partition("-")
     return int(ms), int(seq or 0)
-
-
-def format_stream_id(entry_id: tuple[int, int]) -> str:
-    return f"{entry_id[0]}-{entry_id[1]}"

@@ -20,8 +20,3 @@ def append_history(settings: Settings, kind: str, fields: dict[str, Any]) -> Non
     line = f"{datetime.now(UTC).isoformat(timespec='seconds')} {kind} {' '.join(parts)}\n"
     with path.open("a", encoding="utf-8") as file:
         file.write(line)
-
-
-def read_history(settings: Settings) -> list[str]:
-    path = settings.retraining_history
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []

@@ -222,4 +222,6 @@ SECRET_CHARS: dict[str, tuple[int, int]] = {
     for field, meta in _METAS.items()
     if "secret_chars" in (meta.extra or {})
 }
-SECRET_FIELDS = frozenset(field for field, hint in _HINTS.items() if "Secret" in repr(hint))
+SECRET_FIELDS = frozenset(
+    field for field, hint in _HINTS.items() if Secret in map(_base_type, typing.get_args(hint))
+)
