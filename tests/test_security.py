@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import make_prediction, random_predictions, run_mlmon
+from helpers import make_prediction, random_predictions, run_mlmon, status_json
 from test_retraining import write_training_csv
 
 from producer_sdk import Publisher, PublishError
+from worker.alerts.conditions import conditions_of
+from worker.levels import Severity
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.local.redis_server import NO_PERSISTENCE, RedisServer, free_port
 
@@ -65,6 +67,10 @@ def test_the_sdk_never_trims_and_a_trimming_producer_is_reported(
     reported = run_mlmon("health", "--groups", "logs", env=worker_env)
     assert reported.returncode == 1
     assert f"group logs on {stream}: entries were deleted before it read them" in reported.stdout
+    status = status_json(env=worker_env)
+    lost = [c for c in conditions_of(status, last_dead_letters=0, max_lag=10**9) if c.active]
+    assert {c.name for c in lost} >= {f"entries_lost:logs:{stream}"}
+    assert all(c.severity is Severity.CRITICAL for c in lost if c.name.startswith("entries_lost"))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ def conditions_of(
     status: dict[str, Any], *, last_dead_letters: int, max_lag: int
 ) -> list[Condition]:
     """Drift checks and targets, no predictions while the market is open, dead letters
-    growing, consumer lag, missing heartbeats, environment faults holding a group up."""
+    growing, consumer lag, missing heartbeats, environment faults holding a group up,
+    unread entries deleted from a stream."""
     conditions = []
     drift = status.get("drift") or {}
     for name, check in (drift.get("checks") or {}).items():
@@ -76,6 +77,17 @@ def conditions_of(
                 active=lag > max_lag,
                 severity=Severity.WARN,
                 summary=f"group {g['group']} is {lag} entries behind on {g['stream']}",
+            )
+        )
+        # mlmon never trims past what a group read, so this is someone else's XADD MAXLEN,
+        # XTRIM or XDEL: those events are gone for this group
+        conditions.append(
+            Condition(
+                f"entries_lost:{g['group']}:{g['stream']}",
+                active=bool(g.get("deleted_unread")),
+                severity=Severity.CRITICAL,
+                summary=f"entries of {g['stream']} were deleted before group {g['group']} "
+                "read them (a trim by a producer or an operator)",
             )
         )
     return conditions
