@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
-from redis.connection import URL_QUERY_ARGUMENT_PARSERS
-from redis.sentinel import Sentinel
+from redis.connection import SENTINEL, URL_QUERY_ARGUMENT_PARSERS
+from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
 DEFAULT_SENTINEL_PORT = 26379
@@ -116,14 +116,42 @@ def client_from_url(url: str, **client_options: Any) -> redis.Redis:
         sentinel_kwargs["password"] = parsed.sentinel_password
     sentinel = Sentinel(parsed.sentinels, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
     data_options: dict[str, Any] = {**parsed.options, **client_options, "db": parsed.db}
-    if parsed.ssl:
-        data_options["ssl"] = True
+    data_options["connection_class"] = (
+        DroppingSentinelSSLConnection if parsed.ssl else DroppingSentinelConnection
+    )
     if parsed.username:
         data_options["username"] = parsed.username
     if parsed.password:
         data_options["password"] = parsed.password
     client: redis.Redis = sentinel.master_for(parsed.service, **data_options)  # type: ignore[no-untyped-call]
     return client
+
+
+class DroppingSentinelConnection(SentinelManagedConnection):
+    """A Sentinel-managed connection dropped when a read is interrupted, as plain ones are.
+
+    redis-py's keeps it (`disconnect_on_error=False`): after a stop signal lands in a
+    blocking read (RQ's idle worker), the next command on it reads the old reply, and RQ's
+    clean-up failed with "Wrong number of response items" after waiting out the read."""
+
+    def read_response(
+        self,
+        disable_decoding: Any = False,
+        *,
+        timeout: float | object = SENTINEL,
+        disconnect_on_error: bool | None = True,
+        push_request: bool | None = False,
+    ) -> Any:
+        return super().read_response(
+            disable_decoding,
+            timeout=timeout,
+            disconnect_on_error=disconnect_on_error,
+            push_request=push_request,
+        )
+
+
+class DroppingSentinelSSLConnection(DroppingSentinelConnection, SentinelManagedSSLConnection):
+    """The same over TLS."""
 
 
 def _typed_options(options: dict[str, str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import MLMON, assert_exactly_once, make_prediction, wait_until
+from helpers import MLMON, assert_exactly_once, make_prediction, run_mlmon, wait_until
 
 from producer_sdk import Prediction, Publisher
 from worker.local.redis_server import AOF_ALWAYS, RedisServer
@@ -133,6 +133,31 @@ def test_sentinel_failover_loses_nothing_and_resumes_quickly(
     assert worker.returncode == 0, stderr.decode()[-2000:]
     assert _role(cluster.primary.port) == "slave", "the old primary was never written to as one"
     assert_exactly_once(home, env, loop.published)
+
+
+def test_rq_worker_on_sentinel_survives_a_failover_and_stops_cleanly(
+    cluster: Cluster, env: dict[str, str]
+) -> None:
+    """redis-py keeps a Sentinel connection whose blocking read a stop signal interrupted;
+    RQ's clean-up then read that read's late reply and exited 1 after waiting it out."""
+    env = {**env, "REDIS_URL": cluster.url}
+    rq_worker = subprocess.Popen(
+        [MLMON, "rq-worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        check = ("rq-worker", "--check")
+        wait_until(lambda: run_mlmon(*check, env=env).returncode == 0, what="the RQ worker")
+        old_port = cluster.primary.port
+        cluster.primary.kill()
+        wait_until(lambda: cluster.primary_port() != old_port, timeout_s=30, what="promotion")
+        wait_until(lambda: run_mlmon(*check, env=env).returncode == 0, what="a serving worker")
+        assert rq_worker.poll() is None, "the RQ worker outlived the failover"
+    finally:
+        rq_worker.terminate()
+        # its blocking read lasts 20 s; a clean stop does not wait for it
+        output, _ = rq_worker.communicate(timeout=10)
+    assert rq_worker.returncode == 0, output.decode()[-2000:]
+    assert b"Wrong number of response items" not in output
 
 
 def _entries_read(client: redis.Redis, stream: str) -> int:

@@ -12,6 +12,7 @@ Import this module only where a worker starts: it is slow to import on purpose.
 
 from __future__ import annotations
 
+import redis
 import sklearn
 from rq import Worker
 
@@ -22,3 +23,15 @@ PRELOADED_MODULES = (sklearn, worker.retraining.job)
 
 class PreloadWorker(Worker):
     """RQ's forking `Worker`, defined in a module that preloads what the jobs import."""
+
+    def unsubscribe(self) -> None:
+        """A stop just after a Sentinel failover may find the pub/sub connection still on
+        the old primary: an unsubscribe that cannot reach a server which is gone must not
+        turn a clean stop into exit code 1."""
+        try:
+            super().unsubscribe()  # type: ignore[no-untyped-call]
+        except redis.ConnectionError as e:
+            self.log.warning("Worker %s: could not unsubscribe (%s); stopping anyway", self.name, e)
+            if self.pubsub_thread:
+                self.pubsub_thread.stop()
+                self.pubsub_thread.join(timeout=1)
