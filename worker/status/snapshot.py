@@ -27,6 +27,7 @@ from worker.counters.windows import (
     utc_days,
     window_span,
 )
+from worker.drift.accuracy import AccuracyConfig, run_accuracy_checks
 from worker.drift.baseline import get_baseline
 from worker.drift.report import drift_report, feature_report, read_page_hinkley
 from worker.keys import Keys
@@ -108,6 +109,14 @@ def build_status(
         ),
         "features": feature_report(
             client, baseline, window_counts[settings.drift_window], settings
+        ),
+        "accuracy": run_accuracy_checks(
+            add_counters(counters["feedback_day"][: FEEDBACK_WINDOWS_DAYS["7d"]]),
+            add_counters(counters["feedback_day"][: FEEDBACK_WINDOWS_DAYS["30d"]]),
+            AccuracyConfig(
+                min_outcomes=settings.drift_min_samples,
+                calibration_error=settings.calibration_error_threshold,
+            ),
         ),
         "alerts": alerts_summary(client, settings),
         "feedback": {
