@@ -72,3 +72,8 @@ def test_a_shifted_feature_is_drift_and_a_missing_one_data_quality(
     assert row[MISSING]["drift_status"] == "ok"
     assert abs(row[MISSING]["missing_share"] - 0.3) < 0.05
     assert row[SHIFTED]["quality_status"] == "ok"
+
+    text = run_mlmon("status", env=env)
+    assert text.returncode == 0, text.stderr
+    assert "FEATURES" in text.stdout and f"Drifted features: {SHIFTED}" in text.stdout
+    assert f"Data quality WARN: missing ({MISSING})" in text.stdout

@@ -150,7 +150,7 @@ def _statuses(row: dict[str, Any], p_adjusted: Mapping[str, float], config: Feat
         effect = WARN if up >= config.missing_up else OK
         quality["missing"] = _level(effect, p_adjusted["missing"])
     if row["baseline_count"] and not row["window_count"]:
-        quality["disappeared"] = CRITICAL
+        quality |= {"disappeared": CRITICAL, "missing": OK}  # one failure, its own name
     if row["window_count"] and not row["baseline_count"]:
         quality["new_feature"] = WARN
     row["drift_status"] = drift
