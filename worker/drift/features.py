@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.counters.features import FEATURED, UNMONITORED, bin_centre, feature_histograms
-from worker.drift.statistics import chi_square_two_sample, normal_sf, proportion_drop_p, psi
+from worker.drift.statistics import chi_square_two_sample, proportion_drop_p, psi
 from worker.levels import DriftStatus
 
 OK, WARN, CRITICAL = DriftStatus.OK, DriftStatus.WARN, DriftStatus.CRITICAL
@@ -91,13 +91,20 @@ def _share_up_p(base_hits: int, base_total: int, hits: int, total: int) -> float
 
 
 def _out_of_range_p(base_total: int, outside: int, total: int) -> float:
-    """One-sided p-value of `outside` of `total` values beyond the range of `base_total`
-    baseline values from the same distribution (expected share 2 / (n + 1))."""
-    expected = 2 / (base_total + 1)
-    variance = total * expected * (1 - expected)
-    if variance <= 0:
+    """One-sided p-value of `outside` of `total` window values beyond the range of
+    `base_total` baseline values of the same distribution.
+
+    The share of a distribution beyond the range of n of its values is Beta(2, n - 1)
+    (two spacings of n uniforms), whose survival is (1 - s)^(n-1) (1 + (n - 1) s); the
+    window's share is first lowered by three of its binomial standard deviations, which
+    makes the p-value conservative for small windows. (The range is kept in fine bins,
+    a little wider than the values' own, which errs the same way.)
+    """
+    if base_total < 2 or not total:
         return 1.0
-    return normal_sf((outside - total * expected) / math.sqrt(variance))
+    share = max(0.0, (outside - 3 * math.sqrt(outside)) / total)
+    b = base_total - 1
+    return min(1.0, math.exp(b * math.log1p(-share)) * (1 + b * share)) if share < 1 else 0.0
 
 
 def _feature_row(
