@@ -6,9 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import redis
 from helpers import run_mlmon, status_json
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from producer_sdk import Prediction, Publisher
+from worker.counters.features import feature_histograms
+from worker.counters.windows import window_counters
+from worker.keys import Keys
+from worker.settings import Settings
+from worker.status.exporter import make_registry
 
 FEATURES = [f"feature_{i}" for i in range(10)]
 SHIFTED, MISSING = "feature_3", "feature_7"
@@ -77,3 +85,74 @@ def test_a_shifted_feature_is_drift_and_a_missing_one_data_quality(
     assert text.returncode == 0, text.stderr
     assert "FEATURES" in text.stdout and f"Drifted features: {SHIFTED}" in text.stdout
     assert f"Data quality WARN: missing ({MISSING})" in text.stdout
+
+
+HOSTILE = [
+    "a,b",
+    "x:y:1",
+    "line\nbreak",
+    'quo"te\\',
+    "label_",
+    "é ✓",
+    "<script>x</script>",
+    "z" * 64,
+]
+
+
+def test_hostile_feature_names_survive_counters_status_and_prometheus(
+    publisher: Publisher, env: dict[str, str], client: redis.Redis, settings: Settings
+) -> None:
+    rng = np.random.default_rng(2)
+    now = datetime.now(UTC)
+    publisher.publish_many(
+        [
+            Prediction(
+                ticker="TCS.NS",
+                ts=now - timedelta(minutes=1),
+                rule_verdict="buy",
+                final_verdict="buy",
+                verdict_source="rule",
+                features={name: float(rng.normal()) for name in HOSTILE},
+            )
+            for _ in range(50)
+        ]
+    )
+    burst = run_mlmon("worker", "--burst", "--groups", "metrics", env=env)
+    assert burst.returncode == 0, burst.stderr
+
+    features = status_json(env)["features"]
+    assert features["monitored"] == sorted(HOSTILE)
+    hour = window_counters(client, Keys(settings.prefix), "24h")
+    assert set(feature_histograms(hour)) == set(HOSTILE)
+    assert all(sum(h.values()) == 50 for h in feature_histograms(hour).values())
+    text = run_mlmon("status", env=env).stdout
+    assert "line\nbreak" not in text
+    exposition = generate_latest(make_registry(client, settings)).decode()
+    families = {f.name: f for f in text_string_to_metric_families(exposition)}
+    assert families["mlmon_features_monitored"].samples[0].value == len(HOSTILE)
+
+
+def test_the_monitored_set_stops_at_its_cap(
+    publisher: Publisher, env: dict[str, str], client: redis.Redis, settings: Settings
+) -> None:
+    env = {**env, "ML_FEATURES_MONITORED": "3"}
+    now = datetime.now(UTC)
+    publisher.publish_many(
+        [
+            Prediction(
+                ticker="TCS.NS",
+                ts=now - timedelta(minutes=1),
+                rule_verdict="buy",
+                final_verdict="buy",
+                verdict_source="rule",
+                features={f"n{i + j}": 1.0 for j in range(3)},
+            )
+            for i in range(20)
+        ]
+    )
+    burst = run_mlmon("worker", "--burst", "--groups", "metrics", env=env)
+    assert burst.returncode == 0, burst.stderr
+    assert client.smembers(Keys(settings.prefix).features_monitored) == {b"n0", b"n1", b"n2"}
+    hour = window_counters(client, Keys(settings.prefix), "24h")
+    assert set(feature_histograms(hour)) == {"n0", "n1", "n2"}
+    assert hour["features_unmonitored"] == 19

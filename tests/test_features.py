@@ -3,9 +3,14 @@ the quantile merge, and the checks on counters built the way the worker builds t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from worker.counters.features import (
     FEATURE_PREFIX,
@@ -18,6 +23,7 @@ from worker.counters.features import (
     fine_bin,
 )
 from worker.drift.features import FeatureConfig, holm, merge, quantile_cuts, run_feature_checks
+from worker.status.exporter_features import feature_families, label
 from worker.status.text_features import NAME_CHARS, shown_name
 
 names = st.text(min_size=1, max_size=64)
@@ -144,3 +150,23 @@ def test_a_disappeared_and_a_new_feature_are_data_quality_failures() -> None:
     report = run_feature_checks(base, now_new, FeatureConfig())
     checks = {(f["feature"], f["check"]) for f in report["quality_failures"]}
     assert checks == {("x4", "disappeared"), ("extra", "new_feature")}
+
+
+@given(st.lists(names, min_size=1, max_size=5, unique=True))
+def test_any_feature_name_is_a_valid_prometheus_label(feature_names: list[str]) -> None:
+    quality = {check: "ok" for check in ("missing", "out_of_range", "disappeared", "new_feature")}
+    rows = [
+        {"feature": n, "drift_status": "warn", "quality": quality, "psi": 0.5, "missing_share": 0.1}
+        for n in feature_names
+    ]
+    section = {"available": True, "features": rows, "monitored": feature_names, "status": "warn"}
+    registry = CollectorRegistry(auto_describe=False)
+
+    class Fixed:
+        def collect(self) -> Iterator[Metric]:
+            yield from feature_families(section)
+
+    registry.register(Fixed())  # type: ignore[arg-type]
+    parsed = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    psi_labels = {s.labels["feature"] for s in parsed["mlmon_feature_psi"].samples}
+    assert psi_labels == {label(n) for n in feature_names}
