@@ -17,6 +17,7 @@ from worker.counters.features import (
     TOP_BIN,
     FeatureFields,
     bin_lower_edge,
+    bin_upper_edge,
     decode_name,
     encode_name,
     feature_histograms,
@@ -69,12 +70,14 @@ def test_fine_bins_keep_the_order_of_values(a: float, b: float) -> None:
     assert -TOP_BIN <= fine_bin(low) <= TOP_BIN
 
 
-@given(st.floats(min_value=2.0**-19, max_value=2.0**63))
-def test_a_value_lies_in_its_bin(value: float) -> None:
+@given(st.floats(min_value=2.0**-19, max_value=2.0**63), st.booleans())
+def test_a_value_lies_in_its_bin(magnitude: float, negative: bool) -> None:
+    value = -magnitude if negative else magnitude
     fine = fine_bin(value)
-    assert bin_lower_edge(fine) <= value
-    if fine < TOP_BIN:
-        assert value < bin_lower_edge(fine + 1)
+    if negative:
+        assert bin_upper_edge(fine - 1) < value <= bin_upper_edge(fine)
+    else:
+        assert bin_lower_edge(fine) <= value < bin_upper_edge(fine)
 
 
 def test_hostile_names_are_shown_escaped_and_cut() -> None:

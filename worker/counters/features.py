@@ -78,6 +78,13 @@ def bin_lower_edge(fine: int) -> float:
     return magnitude if fine > 0 else -magnitude
 
 
+def bin_upper_edge(fine: int) -> float:
+    """The value where fine bin `fine` ends (exclusive for positive bins)."""
+    if fine < 0:
+        return bin_lower_edge(fine)  # the magnitude nearest zero
+    return bin_lower_edge(fine + 1) if fine < TOP_BIN else math.inf
+
+
 def bin_centre(fine: int) -> float:
     """A representative value of fine bin `fine`, for charts and distances."""
     if fine == 0:

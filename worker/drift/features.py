@@ -24,7 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worker.counters.features import FEATURED, UNMONITORED, bin_centre, feature_histograms
+from worker.counters.features import (
+    FEATURED,
+    UNMONITORED,
+    bin_centre,
+    bin_upper_edge,
+    feature_histograms,
+)
 from worker.drift.statistics import chi_square_two_sample, proportion_drop_p, psi
 from worker.levels import DriftStatus
 
@@ -134,6 +140,10 @@ def _feature_row(
         row |= {
             "psi": psi(base_merged, now_merged),
             "bins": len(cuts),
+            # the merged bins, for charts: upper edge of each (the last is open)
+            "bin_upper_edges": [bin_upper_edge(cut) for cut in cuts[:-1]],
+            "baseline_bins": base_merged,
+            "window_bins": now_merged,
             "out_of_range_share": outside / n,
             "baseline_range": [bin_centre(low), bin_centre(high)],
         }
