@@ -50,9 +50,12 @@ def test_the_stored_calibration_meets_the_targets() -> None:
 
 
 def test_64_stable_features_rarely_raise_feature_drift(small_run: dict) -> None:
-    for row in small_run["features"]["stable"]:
-        assert row["feature_drift"] <= 0.01, row
-        assert row["data_quality"] <= 0.01, row
+    # pooled over the sizes: a tenth of the trials leaves 20 at the largest size, where
+    # one alarm would be 5 %; the stored full run is held to 1 % at every size
+    rows = small_run["features"]["stable"]
+    trials = sum(r["trials"] for r in rows)
+    assert sum(r["feature_drift"] * r["trials"] for r in rows) <= 0.01 * trials, rows
+    assert sum(r["data_quality"] * r["trials"] for r in rows) <= 0.01 * trials, rows
     for row in small_run["features"]["power"]:
         assert row["exactly_the_two_found"] >= 0.9, row
 
@@ -60,6 +63,7 @@ def test_64_stable_features_rarely_raise_feature_drift(small_run: dict) -> None:
 def test_the_stored_feature_calibration_meets_the_target() -> None:
     stored = json.loads((ROOT / "benchmarks" / "drift_calibration.json").read_text())
     assert all(r["feature_drift"] <= 0.01 for r in stored["features"]["stable"])
+    assert all(r["data_quality"] <= 0.01 for r in stored["features"]["stable"])
     assert stored["features"]["features"] == 64
 
 
