@@ -71,24 +71,25 @@ def feature_families(features: Mapping[str, Any]) -> Iterator[Metric]:
 def accuracy_families(accuracy: Mapping[str, Any]) -> Iterator[Metric]:
     if not accuracy.get("available"):
         return
+    window = accuracy["window"]
     figures = GaugeMetricFamily(
-        "mlmon_ml_accuracy_7d",
-        "ML accuracy over 7 days of joined outcomes: expected (mean ML confidence) and "
+        "mlmon_ml_accuracy_expected_realized",
+        "ML accuracy over the window's joined outcomes: expected (mean ML confidence) and "
         "realized; absent without outcomes.",
-        labels=["kind"],
+        labels=["kind", "window"],
     )
     for kind in ("expected", "realized"):
         if accuracy.get(f"{kind}_accuracy") is not None:
-            figures.add_metric([kind], accuracy[f"{kind}_accuracy"])
+            figures.add_metric([kind, window], accuracy[f"{kind}_accuracy"])
     yield figures
     error = GaugeMetricFamily(
-        "mlmon_calibration_error_7d",
-        "Expected calibration error of ML confidences over 7 days of joined outcomes "
+        "mlmon_calibration_error",
+        "Expected calibration error of ML confidences over the window's joined outcomes "
         "(bins of 0.1); absent without outcomes.",
-        labels=[],
+        labels=["window"],
     )
     if accuracy.get("calibration_error") is not None:
-        error.add_metric([], accuracy["calibration_error"])
+        error.add_metric([window], accuracy["calibration_error"])
     yield error
     checks = GaugeMetricFamily(
         "mlmon_accuracy_check_status",
