@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from worker.alerts.conditions import input_and_accuracy_conditions
 from worker.counters.features import (
     FEATURE_PREFIX,
     TOP_BIN,
@@ -173,3 +174,19 @@ def test_any_feature_name_is_a_valid_prometheus_label(feature_names: list[str]) 
     parsed = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     psi_labels = {s.labels["feature"] for s in parsed["mlmon_feature_psi"].samples}
     assert psi_labels == {label(n) for n in feature_names}
+
+
+def test_feature_and_accuracy_conditions_keep_a_closed_set_of_alert_names() -> None:
+    rng = np.random.default_rng(9)
+    features = run_feature_checks(
+        counters(rng, 1_000), counters(rng, 1_000, shift=1.0, missing=0.3), FeatureConfig()
+    )
+    status = {
+        "features": {"available": True, **features},
+        "accuracy": {"checks": {"ml_below_rules": {"status": "warn", "measure": "drop"}}},
+    }
+    conditions = {c.name: c for c in input_and_accuracy_conditions(status)}
+    assert set(conditions) == {"features:drift", "features:data_quality", "accuracy:ml_below_rules"}
+    assert all(c.active for c in conditions.values())
+    assert "'x1' PSI" in conditions["features:drift"].summary
+    assert "missing ('x2')" in conditions["features:data_quality"].summary
