@@ -3,6 +3,7 @@ by `mlmon worker --burst`, checked in `mlmon status --json`."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -85,6 +86,12 @@ def test_a_shifted_feature_is_drift_and_a_missing_one_data_quality(
     assert text.returncode == 0, text.stderr
     assert "FEATURES" in text.stdout and f"Drifted features: {SHIFTED}" in text.stdout
     assert f"Data quality WARN: missing ({MISSING})" in text.stdout
+    # the baseline recorded every feature's bins: 2,000 values each
+    shown = json.loads(run_mlmon("baseline", "show", env=env).stdout)
+    assert {name: f["values"] for name, f in shown["features"].items()} == dict.fromkeys(
+        FEATURES, 2_000
+    )
+    assert not any(field.startswith("f:") for field in shown["counters"])
 
 
 HOSTILE = [
