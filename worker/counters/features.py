@@ -29,7 +29,7 @@ producers send, and every worker agrees on the set.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from urllib.parse import quote, unquote
 
 FEATURE_PREFIX = "f:"
@@ -42,6 +42,9 @@ TOP_BIN = (MAX_EXPONENT - MIN_EXPONENT) * BINS_PER_OCTAVE
 FINE_BINS = 2 * TOP_BIN + 1  # both signs and zero
 _SAFE = "_.~"
 _SMALLEST, _LARGEST = 2.0**MIN_EXPONENT, 2.0**MAX_EXPONENT
+# index = (exponent - 1 - MIN_EXPONENT) * B + 1 + int((mantissa - 0.5) * 2B), folded
+_OFFSET = (-MIN_EXPONENT - 2) * BINS_PER_OCTAVE + 1
+_UNKNOWN: dict[int, str] = {}
 
 
 def encode_name(name: str) -> str:
@@ -61,8 +64,7 @@ def fine_bin(value: float) -> int:
         return 0
     if magnitude < _LARGEST:
         mantissa, exponent = math.frexp(magnitude)  # mantissa in [0.5, 1)
-        index = (exponent - 1 - MIN_EXPONENT) * BINS_PER_OCTAVE + 1
-        index += int((mantissa - 0.5) * 2 * BINS_PER_OCTAVE)
+        index = exponent * BINS_PER_OCTAVE + int(mantissa * 2 * BINS_PER_OCTAVE) + _OFFSET
     else:  # also inf (events allow neither inf nor nan; counted defensively)
         index = TOP_BIN
     return index if value > 0 else -index
@@ -94,19 +96,14 @@ def bin_centre(fine: int) -> float:
 
 
 class FeatureFields:
-    """Builds the per-feature fields of a prediction, cheaply: one cached prefix per
-    feature name and one cached field string per (name, bin) seen.
+    """Builds the per-feature fields of a prediction, cheaply (it runs per feature per
+    event): one cached field string per (name, fine bin) seen, `fine_bin` inlined.
 
-    `monitored` decides a name's fate once (True: counted; False: beyond the cap); the
-    caller refreshes it through `admit` when a name is new.
+    A name's fate is decided once, by `record` (True: counted; False: beyond the cap).
     """
 
     def __init__(self) -> None:
         self._fields: dict[str, dict[int, str] | None] = {}  # None: not monitored
-
-    def known(self, names: Iterable[str]) -> bool:
-        fields = self._fields
-        return all(name in fields for name in names)
 
     def record(self, decisions: Mapping[str, bool]) -> None:
         if len(self._fields) > 100_000:  # names beyond the cap are not kept forever
@@ -115,23 +112,39 @@ class FeatureFields:
             if self._fields.get(name) is None:
                 self._fields[name] = {} if monitored else None
 
-    def add(self, features: Mapping[str, float], ones: list[str]) -> None:
-        """Append the fields `features` adds 1 to (every name must be `known`)."""
+    def add(self, features: Mapping[str, float], ones: list[str]) -> bool:
+        """Append the fields `features` adds 1 to; False (and nothing appended) when a
+        name has not been `record`ed yet."""
+        start = len(ones)
         ones.append(FEATURED)
         unmonitored = False
         fields = self._fields
+        frexp = math.frexp
         for name, value in features.items():
-            by_bin = fields[name]
+            by_bin = fields.get(name, _UNKNOWN)
             if by_bin is None:
                 unmonitored = True
                 continue
-            fine = fine_bin(value)
+            if by_bin is _UNKNOWN:
+                del ones[start:]
+                return False
+            magnitude = value if value >= 0 else -value
+            if magnitude < _SMALLEST:
+                fine = 0
+            elif magnitude < _LARGEST:
+                mantissa, exponent = frexp(magnitude)
+                fine = exponent * BINS_PER_OCTAVE + int(mantissa * 2 * BINS_PER_OCTAVE) + _OFFSET
+                if value < 0:
+                    fine = -fine
+            else:
+                fine = TOP_BIN if value > 0 else -TOP_BIN
             field = by_bin.get(fine)
             if field is None:
                 field = by_bin[fine] = f"{FEATURE_PREFIX}{encode_name(name)}:{fine}"
             ones.append(field)
         if unmonitored:
             ones.append(UNMONITORED)
+        return True
 
 
 def feature_histograms(counters: Mapping[str, int]) -> dict[str, dict[int, int]]:

@@ -82,9 +82,8 @@ class MetricsHandler:
                 )
             confidence = event.ml_confidence
             ones = counter_fields(event)
-            if event.features:
-                if not self._features.known(event.features):
-                    self._admit_features(event.features)
+            if event.features and not self._features.add(event.features, ones):
+                self._admit_features(event.features)  # a name not seen yet: rare
                 self._features.add(event.features, ones)
             effects.add_event(
                 event.event_id,
