@@ -2,12 +2,12 @@
 rules, and its confidences.
 
 Pure functions of feedback counter dicts (`worker.counters.feedback`), per UTC day
-windows (7 d recent, 30 d reference). Each says `insufficient data` below `min_outcomes`
-outcomes in every sample it compares:
+windows: the last 7 days, and the 23 days before them as the reference period. Each says
+`insufficient data` below `min_outcomes` outcomes in every sample it compares:
 
-- `ml_accuracy_drop`: realized ML accuracy of the last 7 days below that of the last
-  30 days (the reference period) by more than `accuracy_drop`, one-sided two-proportion
-  test p < P_WARN (the 30 days include the 7, which makes the test conservative);
+- `ml_accuracy_drop`: realized ML accuracy of the last 7 days below that of the
+  reference period by more than `accuracy_drop`, one-sided two-proportion test
+  p < P_WARN;
 - `ml_below_rules`: ML accuracy below rule accuracy over 7 days, p < P_WARN;
 - `calibration_error`: the expected calibration error over 7 days above its threshold.
 """
@@ -90,7 +90,7 @@ def run_accuracy_checks(
     return {
         "available": True,
         "window": "7d",
-        "reference_window": "30d",
+        "reference_window": "the 23 days before the last 7",
         "min_outcomes": config.min_outcomes,
         **calibration,
         "checks": checks,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from worker.counters.features import (
@@ -39,7 +40,23 @@ INSUFFICIENT = DriftStatus.INSUFFICIENT
 QUANTILE_BINS = 10
 P_WARN, P_CRITICAL = 0.001, 0.0001
 PSI_WARN, PSI_CRITICAL = 0.1, 0.25
-QUALITY_CHECKS = ("missing", "out_of_range", "disappeared", "new_feature")
+
+
+class FeatureCheck(StrEnum):
+    """The per-feature checks, and the two about all features (`NO_FEATURES`,
+    `UNMONITORED_FEATURES`)."""
+
+    DRIFT = "drift"
+    MISSING = "missing"
+    OUT_OF_RANGE = "out_of_range"
+    DISAPPEARED = "disappeared"
+    NEW_FEATURE = "new_feature"
+    NO_FEATURES = "no_features"
+    UNMONITORED_FEATURES = "unmonitored_features"
+
+
+DRIFT, MISSING, OUT_OF_RANGE = FeatureCheck.DRIFT, FeatureCheck.MISSING, FeatureCheck.OUT_OF_RANGE
+QUALITY_CHECKS = (MISSING, OUT_OF_RANGE, FeatureCheck.DISAPPEARED, FeatureCheck.NEW_FEATURE)
 
 
 @dataclass(frozen=True)
@@ -135,8 +152,8 @@ def _feature_row(
         base_merged, now_merged = merge(base, cuts), merge(now, cuts)
         low, high = min(base), max(base)
         outside = sum(c for fine, c in now.items() if fine < low or fine > high)
-        p["drift"] = chi_square_two_sample(base_merged, now_merged)[2]
-        p["out_of_range"] = _out_of_range_p(base_n, outside, n)
+        p[DRIFT] = chi_square_two_sample(base_merged, now_merged)[2]
+        p[OUT_OF_RANGE] = _out_of_range_p(base_n, outside, n)
         row |= {
             "psi": psi(base_merged, now_merged),
             "bins": len(cuts),
@@ -148,30 +165,30 @@ def _feature_row(
             "baseline_range": [bin_centre(low), bin_centre(high)],
         }
     if base_featured and featured and base_n:
-        p["missing"] = _share_up_p(base_featured - base_n, base_featured, featured - n, featured)
+        p[MISSING] = _share_up_p(base_featured - base_n, base_featured, featured - n, featured)
     return row, p
 
 
 def _statuses(row: dict[str, Any], p_adjusted: Mapping[str, float], config: FeatureConfig) -> None:
     """Fill in each check's status on `row` from its effect and adjusted p-value."""
-    quality: dict[str, DriftStatus] = dict.fromkeys(QUALITY_CHECKS, OK)
+    quality: dict[FeatureCheck, DriftStatus] = dict.fromkeys(QUALITY_CHECKS, OK)
     drift = OK
     if "psi" in row:
         effect = CRITICAL if row["psi"] >= PSI_CRITICAL else WARN if row["psi"] >= PSI_WARN else OK
-        drift = _level(effect, p_adjusted["drift"])
+        drift = _level(effect, p_adjusted[DRIFT])
         share = row["out_of_range_share"]
         effect = WARN if share >= config.out_of_range_up else OK
-        quality["out_of_range"] = _level(effect, p_adjusted["out_of_range"])
-    if "missing" in p_adjusted:
+        quality[OUT_OF_RANGE] = _level(effect, p_adjusted[OUT_OF_RANGE])
+    if MISSING in p_adjusted:
         up = row["missing_share"] - row["baseline_missing_share"]
         effect = WARN if up >= config.missing_up else OK
-        quality["missing"] = _level(effect, p_adjusted["missing"])
+        quality[MISSING] = _level(effect, p_adjusted[MISSING])
     if row["baseline_count"] and not row["window_count"]:
-        quality |= {"disappeared": CRITICAL, "missing": OK}  # one failure, its own name
+        quality |= {FeatureCheck.DISAPPEARED: CRITICAL, MISSING: OK}  # one failure, its own name
     if row["window_count"] and not row["baseline_count"]:
-        quality["new_feature"] = WARN
+        quality[FeatureCheck.NEW_FEATURE] = WARN
     row["drift_status"] = drift
-    row["p_value"] = p_adjusted.get("drift")
+    row["p_value"] = p_adjusted.get(DRIFT)
     row["quality"] = {check: status for check, status in quality.items()}
     row["quality_status"] = max(quality.values(), key=lambda s: s.rank)
     row["status"] = max((drift, row["quality_status"]), key=lambda s: s.rank)
@@ -240,7 +257,7 @@ def run_feature_checks(
         p_values[name] = p
     adjusted = {
         check: holm({n: p[check] for n, p in p_values.items() if check in p})
-        for check in ("drift", "missing", "out_of_range")
+        for check in (DRIFT, MISSING, OUT_OF_RANGE)
     }
     for row in rows:
         name = row["feature"]
@@ -255,14 +272,20 @@ def run_feature_checks(
     ]
     if report["no_features"]["status"] in (WARN, CRITICAL):
         failures.append(
-            {"feature": None, "check": "no_features", "status": report["no_features"]["status"]}
+            {
+                "feature": None,
+                "check": FeatureCheck.NO_FEATURES,
+                "status": report["no_features"]["status"],
+            }
         )
     if report["window_unmonitored"] and not base.get(UNMONITORED):
-        failures.append({"feature": None, "check": "unmonitored_features", "status": WARN})
+        failures.append(
+            {"feature": None, "check": FeatureCheck.UNMONITORED_FEATURES, "status": WARN}
+        )
     statuses = [r["status"] for r in rows] + [f["status"] for f in failures]
     return report | {
         "status": max(statuses, key=lambda s: s.rank) if statuses else OK,
-        "tested": len(adjusted["drift"]),
+        "tested": len(adjusted[DRIFT]),
         "features": rows,
         "drifted": drifted,
         "quality_failures": failures,

@@ -112,7 +112,9 @@ def build_status(
         ),
         "accuracy": run_accuracy_checks(
             add_counters(counters["feedback_day"][: FEEDBACK_WINDOWS_DAYS["7d"]]),
-            add_counters(counters["feedback_day"][: FEEDBACK_WINDOWS_DAYS["30d"]]),
+            add_counters(  # the 23 days before them: a sample of its own
+                counters["feedback_day"][FEEDBACK_WINDOWS_DAYS["7d"] : FEEDBACK_WINDOWS_DAYS["30d"]]
+            ),
             AccuracyConfig(
                 min_outcomes=settings.drift_min_samples,
                 calibration_error=settings.calibration_error_threshold,
