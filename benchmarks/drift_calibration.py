@@ -12,7 +12,9 @@ baseline and a fresh window; Page-Hinkley is seeded from the baseline, as
   worse), with any check critical, and each check's warn-or-worse and critical rates;
 - shifted streams: the same shares (detection power) for the documented shifts;
 - Page-Hinkley: events after a shift until it warns and until it goes critical (median
-  and worst), over streams started right after the baseline was set.
+  and worst), over streams started right after the baseline was set;
+- 64 features: windows with any feature drifted or any data-quality failure, stable and
+  changed (`benchmarks.feature_calibration`).
 
 Progress goes to stderr; a markdown table of the results to stdout.
 """
@@ -30,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import feature_calibration
 from benchmarks.drift_streams import (
     STABLE,
     Shift,
@@ -189,6 +192,7 @@ def calibrate(scale: float, seed: int = 20_261_129, progress: bool = True) -> di
         "stable": stable,
         "power": power,
         "page_hinkley": delays,
+        "features": feature_calibration.feature_rates(rng, scale, say),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -234,6 +238,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {row['shift']} | {row['warn_median']} / {row['warn_worst']} | "
             f"{row['critical_median']} / {row['critical_worst']} |"
         )
+    if "features" in result:
+        lines += ["", feature_calibration.markdown(result["features"])]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.feature_memory import bench_feature_memory
 from benchmarks.harness import Bench, floor_verdict, mib
 from benchmarks.traffic import FEATURE_NAMES, Traffic, publish_load
 from benchmarks.worker_runs import EVERY_GROUP, check_run, forget_data_set, run_workers, worker_env
@@ -40,6 +41,7 @@ def bench_storage(bench: Bench) -> None:
                 unit="bytes",
             )
         forget_data_set(bench, prefix, home)
+    bench_feature_memory(bench)
 
 
 def _log_size_rows(bench: Bench, home: Path, count: int, label: str, *, check_floor: bool) -> None:

@@ -20,6 +20,9 @@ def test_demo_ends_with_a_dashboard_of_its_traffic_and_a_promoted_model(
     assert "Live Model Version: 1" in dashboard
     assert "Drift detected: CRITICAL" in dashboard
     assert "firing: drift:" in dashboard
+    # the degrading model's inputs: one changes scale (drift), one goes missing (quality)
+    assert "Drifted features: volume_ratio" in dashboard
+    assert "Data quality WARN: missing (vwap_gap_pct)" in dashboard
     assert "Last Refusal: interval" in dashboard  # the drift asked the gate for a retrain
     assert (home / "models" / "verdict_model.pkl").exists()
     assert list((home / "logs" / "ml_predictions").glob("predictions_*.jsonl"))

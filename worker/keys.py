@@ -16,6 +16,7 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:metrics:version:<version>     counters of one model version (for its baseline; TTL)
     mlmon:drift:baseline                the baseline snapshot and its model version (hash)
     mlmon:drift:page_hinkley            Page-Hinkley detector state on ML confidence (hash)
+    mlmon:features:monitored            feature names whose distributions are counted (set)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
     mlmon:feedback:prediction:<id>      a prediction kept for joining outcomes (TTL)
     mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
@@ -99,6 +100,10 @@ class Keys:
     @property
     def dead_replayed(self) -> str:
         return f"{self.prefix}:dead:replayed"
+
+    @property
+    def features_monitored(self) -> str:
+        return f"{self.prefix}:features:monitored"
 
     @property
     def metrics_all(self) -> str:

@@ -27,6 +27,7 @@ def conditions_of(
         conditions.append(
             Condition(label, active, DRIFT_SEVERITY.get(state, Severity.WARN), summary)
         )
+    conditions += input_and_accuracy_conditions(status)
     last_hour = ((status.get("windows") or {}).get("1h") or {}).get("total_predictions")
     conditions.append(
         Condition(
@@ -88,6 +89,51 @@ def conditions_of(
                 severity=Severity.CRITICAL,
                 summary=f"entries of {g['stream']} were deleted before group {g['group']} "
                 "read them (a trim by a producer or an operator)",
+            )
+        )
+    return conditions
+
+
+def input_and_accuracy_conditions(status: dict[str, Any]) -> list[Condition]:
+    """Feature drift and data quality (one condition each, whatever the feature names:
+    alert names stay a closed set) and the accuracy checks. Not `drift:`-named: a broken
+    input asks for a fix of the data, not for retraining on it."""
+    conditions = []
+    features = status.get("features") or {}
+    if features.get("available"):
+        rows = features.get("features") or []
+        drifted = [r for r in rows if DriftStatus(r["drift_status"]).alarming]
+        worst = max(
+            (DriftStatus(r["drift_status"]) for r in drifted), key=lambda s: s.rank, default=None
+        )
+        top = ", ".join(f"{r['feature']!r} PSI {_figure(r['psi'])}" for r in drifted[:5])
+        conditions.append(
+            Condition(
+                "features:drift",
+                active=bool(drifted),
+                severity=DRIFT_SEVERITY.get(worst, Severity.WARN) if worst else Severity.WARN,
+                summary=f"{len(drifted)} feature(s) drifted from the baseline: {top or 'none'}",
+            )
+        )
+        failures = features.get("quality_failures") or []
+        listed = ", ".join(f"{f['check']} ({f['feature']!r})" for f in failures[:5])
+        critical = any(f["status"] == DriftStatus.CRITICAL for f in failures)
+        conditions.append(
+            Condition(
+                "features:data_quality",
+                active=bool(failures),
+                severity=Severity.CRITICAL if critical else Severity.WARN,
+                summary=f"{len(failures)} data-quality failure(s): {listed or 'none'}",
+            )
+        )
+    accuracy = status.get("accuracy") or {}
+    for name, check in (accuracy.get("checks") or {}).items():
+        conditions.append(
+            Condition(
+                f"accuracy:{name}",
+                active=DriftStatus(check["status"]).alarming,
+                severity=Severity.WARN,
+                summary=check_summary(name, check),
             )
         )
     return conditions

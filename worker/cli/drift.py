@@ -7,6 +7,7 @@ import json
 import click
 
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.counters.features import FEATURE_PREFIX, feature_histograms
 from worker.counters.metrics import summarize
 from worker.counters.windows import window_counters
 from worker.drift.baseline import get_baseline, set_baseline
@@ -42,11 +43,23 @@ def baseline_set(window: str) -> None:
 
 @baseline.command("show")
 def baseline_show() -> None:
-    """The stored baseline and what it says (JSON)."""
+    """The stored baseline and what it says (JSON); per feature, its count of values and
+    of fine bins rather than every bin."""
     settings = settings_or_exit()
     record = get_baseline(redis_or_exit(settings), settings)
     if record is None:
         fail(
             "no baseline yet: `mlmon baseline set`, or wait for a new model's first predictions", 1
         )
-    click.echo(json.dumps(record | {"metrics": summarize(record["counters"])}, indent=2))
+    counters = record["counters"]
+    features = {
+        name: {"values": sum(bins.values()), "fine_bins": len(bins)}
+        for name, bins in sorted(feature_histograms(counters).items())
+    }
+    shown = {k: v for k, v in counters.items() if not k.startswith(FEATURE_PREFIX)}
+    click.echo(
+        json.dumps(
+            record | {"counters": shown, "features": features, "metrics": summarize(counters)},
+            indent=2,
+        )
+    )

@@ -12,6 +12,10 @@ Counter hash fields (all-time `feedback:all`, per UTC day `feedback:day:<day>`):
     labelled_rows                                                rows added to the training CSV
     <s>:n  <s>:right  <s>:bullish  <s>:bullish_right  <s>:bullish_pnl_sum_micro
     disagree:n  disagree:<s>:n  disagree:<s>:right  ...          the same, where ML != rule
+    calib:n  calib:right  calib:confidence_sum_micro             joined outcomes whose
+                                                                 prediction had an ML
+                                                                 confidence (calibration)
+    calib_bin:<0..9>:n  :right  :confidence_sum_micro            the same per confidence bin
 for each source <s> in ml, rule, final. Sums of pnl % are kept in millionths (integers).
 """
 
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from producer_sdk.vocabulary import Outcome, Verdict
-from worker.counters.metrics import ratio
+from worker.counters.metrics import CONFIDENCE_BINS, confidence_bin, ratio
 
 SOURCES = ("ml", "rule", "final")
 BULLISH = frozenset({Verdict.STRONG_BUY, Verdict.BUY})
@@ -45,6 +49,7 @@ class ScoredOutcome:
     joined_by: str | None  # "id", "ticker_date" or None
     label_delay_days: int
     labelled: bool
+    ml_confidence: float | None = None  # of the joined prediction, for calibration
 
     def counters(self) -> tuple[list[str], dict[str, int]]:
         """The fields this outcome adds 1 to, and the amounts it adds to others."""
@@ -75,7 +80,43 @@ class ScoredOutcome:
                     if self.outcome is Outcome.PROFIT:
                         ones.append(f"{scope}:bullish_right")
                     amounts[f"{scope}:bullish_pnl_sum_micro"] = pnl_micro
+        self._calibration(ones, amounts)
         return ones, amounts
+
+    def _calibration(self, ones: list[str], amounts: dict[str, int]) -> None:
+        """Confidence against correctness, overall and per confidence bin."""
+        ml = self.verdicts.get("ml")
+        if ml is None or self.ml_confidence is None:
+            return
+        confidence_micro = round(self.ml_confidence * MICRO)
+        right = is_right(ml, self.outcome)
+        for scope in ("calib", f"calib_bin:{confidence_bin(self.ml_confidence)}"):
+            ones.append(f"{scope}:n")
+            if right:
+                ones.append(f"{scope}:right")
+            amounts[f"{scope}:confidence_sum_micro"] = confidence_micro
+
+
+def summarize_calibration(counters: Mapping[str, int]) -> dict[str, Any]:
+    """Expected accuracy (mean ML confidence), realized accuracy and the expected
+    calibration error (bins of 0.1 weighted by their outcomes) over joined outcomes."""
+    n = counters.get("calib:n", 0)
+    error = 0.0
+    for i in range(CONFIDENCE_BINS):
+        n_bin = counters.get(f"calib_bin:{i}:n", 0)
+        if n_bin:
+            gap = counters.get(f"calib_bin:{i}:right", 0) - (
+                counters.get(f"calib_bin:{i}:confidence_sum_micro", 0) / MICRO
+            )
+            error += abs(gap) / n
+    return {
+        "outcomes": n,
+        "expected_accuracy": counters.get("calib:confidence_sum_micro", 0) / MICRO / n
+        if n
+        else None,
+        "realized_accuracy": ratio(counters.get("calib:right", 0), n),
+        "calibration_error": error if n else None,
+    }
 
 
 def summarize_source(counters: Mapping[str, int], scope: str) -> dict[str, Any]:
@@ -122,4 +163,5 @@ def summarize_feedback(counters: Mapping[str, int]) -> dict[str, Any]:
         "labelled_rows": counters.get("labelled_rows", 0),
         "by_source": sources,
         "disagreements": {"count": n_disagree, "winner": winner, **disagreements},
+        "calibration": summarize_calibration(counters),
     }

@@ -154,6 +154,11 @@ def distributions(counters: Mapping[str, int]) -> tuple[list[int], list[int]]:
     return verdicts, histogram
 
 
+def ml_verdicts(counters: Mapping[str, int]) -> list[int]:
+    """The ML model's own verdict counts (the final verdict mixes in the rules')."""
+    return [counters.get(f"ml:{v}", 0) for v in VERDICTS]
+
+
 def _drop_checks(
     baseline: Mapping[str, int] | None, current: Mapping[str, int], config: DriftConfig
 ) -> dict[str, dict[str, Any]]:
@@ -247,7 +252,13 @@ def run_checks(
             checks["verdict_chi_square"] = _chi_square_check(base_verdicts, now_verdicts)
         else:
             checks["verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
+        base_ml, now_ml = ml_verdicts(baseline), ml_verdicts(current)
+        if sum(base_ml) and sum(now_ml):
+            checks["ml_verdict_chi_square"] = _chi_square_check(base_ml, now_ml)
+        else:
+            checks["ml_verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
     else:
+        checks["ml_verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")
         checks["verdict_psi"] = _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
         checks["confidence_psi"] = _insufficient("psi", PSI_WARN, PSI_CRITICAL, ">=")
         checks["verdict_chi_square"] = _insufficient("p_value", P_WARN, P_CRITICAL, "<")

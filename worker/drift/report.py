@@ -12,6 +12,7 @@ from worker.counters.metrics import VERDICT_KINDS
 from worker.counters.windows import window_counters, window_span
 from worker.drift.baseline import get_baseline
 from worker.drift.checks import DriftConfig, run_checks
+from worker.drift.features import FeatureConfig, run_feature_checks
 from worker.keys import Keys
 from worker.settings import Settings
 
@@ -95,3 +96,24 @@ def counters_from_metrics(metrics: Mapping[str, Any]) -> dict[str, int]:
         for verdict, count in (distribution.get(kind) or {}).items():
             counters[f"{kind}:{verdict}"] = int(count)
     return counters
+
+
+def feature_report(
+    client: redis.Redis,
+    baseline: Mapping[str, Any] | None,
+    window_counters: Mapping[str, int],
+    settings: Settings,
+) -> dict[str, Any]:
+    """The `features` section of `mlmon status`: per-feature drift and data quality of
+    the `ML_DRIFT_WINDOW` counters against the baseline's, and the monitored set."""
+    config = FeatureConfig(min_samples=settings.drift_min_samples)
+    report = run_feature_checks(baseline["counters"] if baseline else None, window_counters, config)
+    monitored = client.smembers(Keys(settings.prefix).features_monitored)
+    names = sorted(name.decode("utf-8", "replace") for name in monitored)  # type: ignore[union-attr]
+    return {
+        "available": True,
+        "window": settings.drift_window,
+        "monitored": names,
+        "monitored_cap": settings.features_monitored,
+        **report,
+    }

@@ -241,6 +241,7 @@ class FeedbackHandler:
             joined_by=item.joined_by,
             label_delay_days=max(0, delay_days),
             labelled=labelled,
+            ml_confidence=item.prediction.ml_confidence if item.prediction else None,
         )
 
     def _training_header(self, todo: list[Joined]) -> list[str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -23,11 +23,13 @@ from worker.consumer.codec import Delivery
 from worker.consumer.effects import BatchEffects, EffectsApplier
 from worker.consumer.handler import Rejected
 from worker.consumer.topology import GROUP_STREAMS, GroupName
+from worker.counters.features import FeatureFields
 from worker.counters.metrics import counter_fields, decode_counters
 from worker.counters.windows import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL
 from worker.drift.baseline import baseline_version, set_baseline
 from worker.keys import Keys
 from worker.log import get_logger
+from worker.scripts import load_script
 from worker.settings import Settings
 
 GROUP = GroupName.METRICS
@@ -52,6 +54,8 @@ class MetricsHandler:
         )
         self._baseline_version: str | None = None  # as last read; saves a read per batch
         self._key_memo: dict[tuple[int, int], str] = {}  # formatting keys per event is slow
+        self._features = FeatureFields()
+        self._admit = load_script(client, "admit_features")
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         now_s = int(time.time())
@@ -77,10 +81,14 @@ class MetricsHandler:
                     )
                 )
             confidence = event.ml_confidence
+            ones = counter_fields(event)
+            if event.features and not self._features.add(event.features, ones):
+                self._admit_features(event.features)  # a name not seen yet: rare
+                self._features.add(event.features, ones)
             effects.add_event(
                 event.event_id,
                 hashes=hashes,
-                ones=counter_fields(event),
+                ones=ones,
                 amounts=None if confidence is None else confidence_amounts(confidence),
                 recent=recent_line(event) if position in recent else None,
                 detector_value=confidence,
@@ -112,6 +120,19 @@ class MetricsHandler:
             chosen += [p for p, mark in zip(chunk, marks, strict=True) if mark is None]
             checked += len(chunk)
         return set(chosen[:cap])
+
+    def _admit_features(self, names: Iterable[str]) -> None:
+        """Ask Redis which of these names are monitored (new ones join while there is
+        room under `ML_FEATURES_MONITORED`), in sorted order so the choice is the same
+        whichever worker asks."""
+        offered = sorted(names)
+        replies = self._admit(
+            keys=[self.keys.features_monitored],
+            args=[self.settings.features_monitored, *offered],
+        )
+        self._features.record(
+            {name: bool(reply) for name, reply in zip(offered, replies, strict=True)}
+        )
 
     def _maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it

@@ -95,7 +95,8 @@ def _degrade(
     say: Say,
 ) -> None:
     """The model degrades in the last hour: drift goes critical, an alert fires, and the
-    alert rules ask the retraining gate for a run."""
+    alert rules ask the retraining gate for a run; one input changes scale and another
+    goes missing, which the feature checks flag."""
     degraded = list(
         synthetic_predictions(
             count // 2, seed=seed + 100, spread=timedelta(minutes=50), degraded=True
@@ -105,7 +106,7 @@ def _degrade(
     _drain(settings, [GroupName.LOGS, GroupName.METRICS, GroupName.FEEDBACK])
     demo_settings = settings.replace(alert_for="0s")  # no waiting in a demo
     # the demo's workers have stopped by now: only the model's own alerts are news
-    fired = check_alerts(client, demo_settings, only=("drift:", "target_"))
+    fired = check_alerts(client, demo_settings, only=("drift:", "target_", "features:"))
     say(f"alert rules: {len(fired)} alert(s) on {Keys(settings.prefix).stream(StreamName.ALERTS)}")
     queue = alerts_queue(client, settings)
     if len(queue):

@@ -93,12 +93,20 @@ def _feature_score(features: dict[str, float], rng: random.Random) -> float:
     return features["momentum_20d_pct"] / 6 + (50 - features["rsi_14"]) / 40 + rng.gauss(0, 0.3)
 
 
-def synthetic_features(rng: random.Random) -> dict[str, float]:
-    return {
+def synthetic_features(rng: random.Random, *, degraded: bool = False) -> dict[str, float]:
+    """Three features the model uses and two it is monitored on. When `degraded`, the
+    data vendor reports volume ratios in percent (100 times the scale) and drops the VWAP
+    gap from 40 % of the rows, as a broken feed does."""
+    features = {
         "rsi_14": round(rng.uniform(15, 85), 2),
         "pe_ratio": round(rng.uniform(5, 80), 2),
         "momentum_20d_pct": round(rng.gauss(0.5, 6), 2),
+        "volume_ratio": round(rng.lognormvariate(0.1, 0.4) * (100 if degraded else 1), 3),
+        "vwap_gap_pct": round(rng.gauss(0, 1.5), 3),
     }
+    if degraded and rng.random() < 0.4:
+        del features["vwap_gap_pct"]
+    return features
 
 
 def synthetic_training_csv(rows: int, *, seed: int = 7) -> str:
@@ -132,7 +140,8 @@ def synthetic_predictions(
     degraded: bool = False,
 ) -> Iterator[Prediction]:
     """`count` predictions with timestamps spread over the `spread` before `now`, in order.
-    A `degraded` model is less sure of itself and agrees with the rules less often."""
+    A `degraded` model is less sure of itself and agrees with the rules less often, and
+    its inputs change (`synthetic_features`)."""
     rng = random.Random(seed)
     agrees_rate, confidence_shape = (0.3, (4.0, 3.5)) if degraded else (ML_AGREES_RATE, (8.0, 2.2))
     now = now or datetime.now(UTC)
@@ -148,7 +157,7 @@ def synthetic_predictions(
             confidence = round(min(0.99, max(0.35, rng.betavariate(*confidence_shape))), 4)
             if confidence >= ML_TRUST_CONFIDENCE:
                 source = VerdictSource.ML
-        features = synthetic_features(rng) if rng.random() < 0.3 else None
+        features = synthetic_features(rng, degraded=degraded) if rng.random() < 0.3 else None
         yield Prediction(
             ticker=rng.choice(TICKERS),
             ts=ts,

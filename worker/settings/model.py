@@ -72,6 +72,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     drift_min_samples: Annotated[int, env("ML_DRIFT_MIN_SAMPLES", ge=1, le=10_000_000)] = 100
     drift_window: Annotated[str, env("ML_DRIFT_WINDOW", pattern=r"^(1h|24h|7d)$")] = "24h"
     baseline_samples: Annotated[int, env("ML_BASELINE_SAMPLES", ge=1, le=10_000_000)] = 500
+    features_monitored: Annotated[int, env("ML_FEATURES_MONITORED", ge=0, le=256)] = 64
+    calibration_error_threshold: Annotated[
+        float, env("ML_CALIBRATION_ERROR_THRESHOLD", gt=0, le=1)
+    ] = 0.1
     ph_delta: Annotated[float, env("ML_PH_DELTA", ge=0, le=1)] = 0.01
     ph_lambda: Annotated[float, env("ML_PH_LAMBDA", gt=0, le=1000)] = 5.0
     target_ml_usage: Annotated[float, env("ML_TARGET_ML_USAGE", ge=0, le=1)] = 0.8

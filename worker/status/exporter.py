@@ -26,6 +26,7 @@ from worker.log import get_logger
 from worker.retraining.records import ModelStatus
 from worker.retraining.timeline import retraining_timeline
 from worker.settings import Settings
+from worker.status.exporter_features import accuracy_families, feature_families
 from worker.status.snapshot import build_status
 
 log = get_logger(__name__)
@@ -73,6 +74,8 @@ def status_families(status: Mapping[str, Any], timeline: Mapping[str, Any]) -> I
     yield from _rate_families(status)
     yield from _drift_families(status.get("drift", {}))
     yield from _feedback_families(status["feedback"])
+    yield from feature_families(status.get("features", {}))
+    yield from accuracy_families(status.get("accuracy", {}))
     yield from _retraining_families(status["retraining"], timeline)
     yield from _consumer_families(status["consumer_groups"])
     yield _gauge("mlmon_dead_letters", "Entries in the dead-letter stream.", status["dead_letters"])

@@ -27,8 +27,9 @@ from worker.counters.windows import (
     utc_days,
     window_span,
 )
+from worker.drift.accuracy import AccuracyConfig, run_accuracy_checks
 from worker.drift.baseline import get_baseline
-from worker.drift.report import drift_report, read_page_hinkley
+from worker.drift.report import drift_report, feature_report, read_page_hinkley
 from worker.keys import Keys
 from worker.retraining.summary import retraining_summary
 from worker.settings import Settings
@@ -82,6 +83,7 @@ def build_status(
         name: add_counters(counters[granularity.value][:count])
         for name, (granularity, count) in WINDOWS.items()
     }
+    baseline = get_baseline(client, settings)
     return {
         "generated_at": now.isoformat(),
         "prefix": settings.prefix,
@@ -99,11 +101,24 @@ def build_status(
         "environment_faults": [asdict(fault) for fault in current_faults(client, keys)],
         "retraining": retraining_summary(client, settings),
         "drift": drift_report(
-            get_baseline(client, settings),
+            baseline,
             window_counts[settings.drift_window],
             read_page_hinkley(client, settings),
             settings,
             now=now,
+        ),
+        "features": feature_report(
+            client, baseline, window_counts[settings.drift_window], settings
+        ),
+        "accuracy": run_accuracy_checks(
+            add_counters(counters["feedback_day"][: FEEDBACK_WINDOWS_DAYS["7d"]]),
+            add_counters(  # the 23 days before them: a sample of its own
+                counters["feedback_day"][FEEDBACK_WINDOWS_DAYS["7d"] : FEEDBACK_WINDOWS_DAYS["30d"]]
+            ),
+            AccuracyConfig(
+                min_outcomes=settings.drift_min_samples,
+                calibration_error=settings.calibration_error_threshold,
+            ),
         ),
         "alerts": alerts_summary(client, settings),
         "feedback": {

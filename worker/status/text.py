@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from worker.status.text_features import accuracy_lines, feature_lines
+
 WIDTH = 80
 BAR_SCALE = 50  # a bar of 100 % is 50 characters
 RECENT_SHOWN = 5
@@ -62,11 +64,19 @@ def render(
     title("⚠️ ", "DRIFT DETECTION")
     lines += _drift_lines(status["drift"], plain=plain)
 
+    if "features" in status:
+        title("🧬", "FEATURES")
+        lines += feature_lines(status["features"])
+
     title("🔔", "RECENT ALERTS")
     lines += _alert_lines(status.get("alerts") or {})
 
     title("🎯", "FEEDBACK (TRADE OUTCOMES)")
     lines += _feedback_lines(status["feedback"], detailed=detailed)
+
+    if "accuracy" in status:
+        title("🎯", "ACCURACY: EXPECTED VS REALIZED")
+        lines += accuracy_lines(status["accuracy"])
 
     title("☠️ ", "DEAD LETTERS")
     lines.append(f"Entries in {status['streams']['dead']}: {status['dead_letters']}")

@@ -2,6 +2,7 @@
 // Everything it writes goes through textContent: tickers and alert texts are data.
 
 import { groupedBarChart, lineChart, ticks, timeBarChart, timelineChart } from "./charts.js";
+import { renderFeatures } from "./features.js";
 
 const ZONE = document.body.dataset.timezone || "UTC";
 const REFRESH_MS = Number(document.body.dataset.refreshMs) || 5000;
@@ -389,6 +390,7 @@ async function refresh() {
   renderMetrics(status);
   renderSeries(status, series);
   renderDrift(status.drift);
+  renderFeatures(status.features, { badge, fillTable, setText });
   renderAlerts(status.alerts);
   renderRetraining(status.retraining, timeline);
   renderFeedback(status.feedback);
@@ -416,4 +418,5 @@ async function tick() {
 
 setText("refresh-seconds", String(REFRESH_MS / 1000));
 $("window").addEventListener("change", tick);
+$("feature-select").addEventListener("change", tick);
 tick();
