@@ -3,7 +3,8 @@
 Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
 
     mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
-    mlmon:dedup:<group>:<event_id>      idempotency mark of one event in one group (TTL)
+    mlmon:dedup:<group>:<ts_s>:<shard>  idempotency marks of one group's events of one second
+                                        of event time (set of 63-bit event id hashes; TTL)
     mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
     mlmon:alerts:state                  alert name -> its state: since, firing, last sent (hash)
     mlmon:alerts:notification:<id>      a notification waiting for its deliveries (TTL)
@@ -58,12 +59,13 @@ class Keys:
     def dead_stream(self) -> str:
         return self.stream(StreamName.DEAD)
 
-    def dedup_prefix(self, group: str) -> str:
-        """Mark keys of a group are this plus the event_id (the Lua script appends it)."""
-        return f"{self.prefix}:dedup:{group}:"
-
     def dedup(self, group: str, event_id: str) -> str:
-        return self.dedup_prefix(group) + event_id
+        """A mark key of its own (dead letters and retraining triggers, both rare)."""
+        return f"{self.prefix}:dedup:{group}:{event_id}"
+
+    def dedup_bucket(self, group: str, ts_s: int, shard: int) -> str:
+        """A set of idempotency marks of `group` (`worker.consumer.marks`)."""
+        return f"{self.prefix}:dedup:{group}:{ts_s}:{shard}"
 
     def dead_mark(self, stream: StreamName, entry_id: str, group: str | None = None) -> str:
         """One dead letter per entry; per group too for failures only one group sees."""

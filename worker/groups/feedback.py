@@ -149,7 +149,9 @@ class FeedbackHandler:
         paths = [self.settings.feedback_csv, self.settings.training_csv]
         effects = BatchEffects([d.entry_id for d in deliveries if d.entry_id not in rejected_ids])
         all_time = effects.hash_ref(self.keys.feedback_all)
-        with self.journal.batch(paths, [j.outcome.event_id for j in usable]) as batch:
+        mark_of = self.effects.marks.of
+        marks = {j.outcome.event_id: mark_of(j.outcome.event_id, j.outcome.ts) for j in usable}
+        with self.journal.batch(paths, marks) as batch:
             todo = [j for j in usable if j.outcome.event_id not in batch.logged]
             feedback_rows, training_rows = [], []
             header = self._training_header(todo)
@@ -162,7 +164,7 @@ class FeedbackHandler:
                 day = item.outcome.ts.astimezone(UTC).date().isoformat()
                 ones, amounts = scored.counters()
                 effects.add_event(
-                    item.outcome.event_id,
+                    marks[item.outcome.event_id],
                     hashes=[
                         all_time,
                         effects.hash_ref(self.keys.feedback_day(day), self._day_ttl(day)),

@@ -5,10 +5,12 @@
 -- KEYS[1] source stream, KEYS[2] recent list (unused when no event carries r),
 -- KEYS[3] committed file lengths (hash), KEYS[4] Page-Hinkley state (hash; unused when
 -- no event carries p)
--- ARGV[1] group, ARGV[2] mark key prefix, ARGV[3] mark ttl (s), ARGV[4] recent cap,
--- ARGV[5] JSON {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
---   events: [{id, h, f, n, r, p}], ph_delta}
---   h: indices into hashes; f: fields to add 1 to; n: {field: integer to add};
+-- ARGV[1] group, ARGV[2] mark ttl (s), ARGV[3] recent cap,
+-- ARGV[4] MessagePack {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
+--   marks: [set keys], events: [{k, m, h, f, n, r, p}], ph_delta}
+--   k, m: the event's idempotency mark, member m (text) of set marks[k]
+--   (worker/consumer/marks.py); h: indices into hashes; f: fields to add 1 to;
+--   n: {field: integer to add};
 --   r: a line for the recent list (sent for the newest new events; the newest `cap`
 --      of those applied are kept);
 --   p: a value for the Page-Hinkley change detector, fed in event order
@@ -24,14 +26,37 @@ local function call_chunked(command, key, first, items, from)
   end
 end
 
-local batch = cjson.decode(ARGV[5])
-local cap = tonumber(ARGV[4])
+local batch = cmsgpack.unpack(ARGV[4])
+local cap = tonumber(ARGV[3])
 local totals = {}
 local recent = {}
 local detector_values = {}
 local applied = 0
+-- which marks are set already: one SMISMEMBER per set for the whole batch
+local members_of = {}
 for _, ev in ipairs(batch.events) do
-  if redis.call('SET', ARGV[2] .. ev.id, '1', 'NX', 'EX', ARGV[3]) then
+  local members = members_of[ev.k]
+  if not members then members = {}; members_of[ev.k] = members end
+  members[#members + 1] = ev.m
+end
+local present = {}
+for k, members in pairs(members_of) do
+  local seen = {}
+  for i = 1, #members, 1000 do
+    local last = math.min(i + 999, #members)
+    local found = redis.call('SMISMEMBER', batch.marks[k], unpack(members, i, last))
+    for j = i, last do seen[members[j]] = found[j - i + 1] == 1 end
+  end
+  present[k] = seen
+end
+local added = {}
+for _, ev in ipairs(batch.events) do
+  local seen = present[ev.k]
+  if not seen[ev.m] then
+    seen[ev.m] = true  -- a second copy in the same batch counts as seen
+    local new = added[ev.k]
+    if not new then new = {}; added[ev.k] = new end
+    new[#new + 1] = ev.m
     applied = applied + 1
     for _, h in ipairs(ev.h) do
       local acc = totals[h]
@@ -44,6 +69,10 @@ for _, ev in ipairs(batch.events) do
     if ev.r then recent[#recent + 1] = ev.r end
     if ev.p then detector_values[#detector_values + 1] = ev.p end
   end
+end
+for k, new in pairs(added) do
+  call_chunked('SADD', batch.marks[k], nil, new, 1)
+  redis.call('EXPIRE', batch.marks[k], ARGV[2])
 end
 if #detector_values > 0 then
   -- Page-Hinkley, both directions: cumulative deviations from the running mean, which
@@ -76,8 +105,13 @@ if #recent > 0 then
   call_chunked('LPUSH', KEYS[2], nil, recent, math.max(1, #recent - cap + 1))
   redis.call('LTRIM', KEYS[2], 0, cap - 1)
 end
-for i = 1, #batch.lengths, 2 do
-  redis.call('HSET', KEYS[3], batch.lengths[i], string.format('%d', batch.lengths[i + 1]))
+if #batch.lengths > 0 then
+  local pairs_ = {}
+  for i = 1, #batch.lengths, 2 do
+    pairs_[i] = batch.lengths[i]
+    pairs_[i + 1] = string.format('%d', batch.lengths[i + 1])
+  end
+  redis.call('HSET', KEYS[3], unpack(pairs_))
 end
 call_chunked('XACK', KEYS[1], ARGV[1], batch.ids, 1)
 return applied
