@@ -3,8 +3,9 @@
 Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
 
     mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
-    mlmon:dedup:<group>:<ts_s>:<shard>  idempotency marks of one group's events of one second
+    mlmon:dedup:<group>:<ts_s>          idempotency marks of one group's events of one second
                                         of event time (set of 63-bit event id hashes; TTL)
+    mlmon:dedup:<group>:<ts_s>:<n>      more of them, when that second has many (TTL)
     mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
     mlmon:alerts:state                  alert name -> its state: since, firing, last sent (hash)
     mlmon:alerts:notification:<id>      a notification waiting for its deliveries (TTL)
@@ -63,9 +64,10 @@ class Keys:
         """A mark key of its own (dead letters and retraining triggers, both rare)."""
         return f"{self.prefix}:dedup:{group}:{event_id}"
 
-    def dedup_bucket(self, group: str, ts_s: int, shard: int) -> str:
+    def dedup_bucket(self, group: str, ts_s: int, overflow: int | None = None) -> str:
         """A set of idempotency marks of `group` (`worker.consumer.marks`)."""
-        return f"{self.prefix}:dedup:{group}:{ts_s}:{shard}"
+        key = f"{self.prefix}:dedup:{group}:{ts_s}"
+        return key if overflow is None else f"{key}:{overflow}"
 
     def dead_mark(self, stream: StreamName, entry_id: str, group: str | None = None) -> str:
         """One dead letter per entry; per group too for failures only one group sees."""

@@ -17,7 +17,7 @@ import msgspec
 import redis
 from redis.commands.core import Script
 
-from worker.consumer.marks import Marks
+from worker.consumer.marks import MAIN_CAP, Mark, Marks
 from worker.keys import Keys
 from worker.scripts import load_script
 from worker.settings import Settings
@@ -46,7 +46,7 @@ class BatchEffects:
 
     def add_event(
         self,
-        mark: tuple[str, str],
+        mark: Mark,
         *,
         hashes: Iterable[int] = (),
         ones: Iterable[str] = (),
@@ -56,12 +56,13 @@ class BatchEffects:
     ) -> None:
         """Count the event of `mark` (`Marks.of`) once: +1 to each of `ones`, + each of
         `amounts`, in `hashes`; feed `detector_value` to the Page-Hinkley detector once."""
-        key, member = mark
-        index = self._mark_index.get(key)
-        if index is None:
-            self.mark_keys.append(key)
-            index = self._mark_index[key] = len(self.mark_keys)
-        item: dict[str, Any] = {"k": index, "m": member, "h": list(hashes), "f": list(ones)}
+        item: dict[str, Any] = {
+            "k": self._mark_ref(mark.main),
+            "o": self._mark_ref(mark.overflow),
+            "m": mark.member,
+            "h": list(hashes),
+            "f": list(ones),
+        }
         if amounts:
             item["n"] = dict(amounts)
         if recent is not None:
@@ -70,12 +71,20 @@ class BatchEffects:
             item["p"] = detector_value
         self.events.append(item)
 
+    def _mark_ref(self, key: str) -> int:
+        index = self._mark_index.get(key)
+        if index is None:
+            self.mark_keys.append(key)
+            index = self._mark_index[key] = len(self.mark_keys)
+        return index
+
     def payload(self) -> bytes:
         lengths = [item for pair in self.file_lengths.items() for item in pair]
         batch = {
             "ids": self.entry_ids,
             "hashes": self.hashes,
             "marks": self.mark_keys,
+            "mark_cap": MAIN_CAP,
             "events": self.events,
             "lengths": lengths,
             "ph_delta": self.detector_delta,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import redis
 
-from worker.consumer.marks import Marks
+from worker.consumer.marks import Mark, Marks
 from worker.keys import Keys
 from worker.log import get_logger
 
@@ -80,9 +80,7 @@ class Journal:
         self.marks = Marks(keys, group)
 
     @contextmanager
-    def batch(
-        self, paths: Iterable[Path], marks: Mapping[str, tuple[str, str]]
-    ) -> Iterator[JournalBatch]:
+    def batch(self, paths: Iterable[Path], marks: Mapping[str, Mark]) -> Iterator[JournalBatch]:
         """Lock, read the state of `paths` and of the events of `marks` (event id -> its
         mark, `Marks.of`), and yield the batch.
 
@@ -99,7 +97,7 @@ class Journal:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read_state(
-        self, paths: list[Path], marks: Mapping[str, tuple[str, str]]
+        self, paths: list[Path], marks: Mapping[str, Mark]
     ) -> tuple[dict[str, int], set[str]]:
         """Committed lengths and which events are done, in one round trip.
 
@@ -110,7 +108,7 @@ class Journal:
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(self.keys.files_committed, names)
         wanted = list(marks.values())
-        order = self.marks.queue_check(pipe, wanted)
+        self.marks.queue_check(pipe, wanted)
         lengths, *replies = pipe.execute()
         committed: dict[str, int] = {}
         unknown: dict[str | bytes, int] = {}
@@ -123,7 +121,7 @@ class Journal:
             committed[name] = size if raw is None else min(int(raw), size)
         if unknown:
             self.client.hset(self.keys.files_committed, mapping=unknown)  # type: ignore[arg-type]
-        found = self.marks.read_check(wanted, order, replies)
+        found = self.marks.read_check(wanted, replies)
         done = {event_id for event_id, is_set in zip(marks, found, strict=True) if is_set}
         return committed, done
 

@@ -1,12 +1,18 @@
 """Idempotency marks: which events a consumer group has already applied.
 
 A key per event cost about 120 B of Redis for each event and group. Marks are members of
-small sets instead: one set per second of event time and shard, holding a 63-bit hash of
-each event id. A re-published event carries the same id and `ts`, so its mark is always
-looked for in the set it was added to; two events are confused only if they share the
-second, the shard and 63 bits of hash. Sets of up to 512 integers are stored by Redis as
-sorted arrays (intsets), 8 bytes a member, and each set expires `MLMON_DEDUP_TTL_HOURS`
-after its last addition, so every mark lives at least that long after it was set.
+small sets instead, holding a 63-bit hash of each event id: one set per second of event
+time, and when a second has more than `MAIN_CAP` events, the rest in one of `OVERFLOWS`
+sets of that second chosen by the hash. A re-published event carries the same id and
+`ts`, so its mark is looked for in the sets of its second; two events are confused only
+if they share the second and 63 bits of hash. Sets of up to 512 integers are stored by
+Redis as sorted arrays (intsets), 8 bytes a member, and every set of a second expires
+`MLMON_DEDUP_TTL_HOURS` after the last addition to any of them (the first set is renewed
+with the others), so every mark lives at least that long after it was set.
+
+The Lua step (`lua/apply_batch.lua`) checks and adds the marks of a batch; the journal and
+the metrics group check them beforehand with `are_set` / `queue_check`, which look in the
+overflow sets only when the first set is full, as the Lua step does.
 """
 
 from __future__ import annotations
@@ -14,11 +20,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from worker.keys import Keys
 
-SHARDS = 4  # 1,000 events a second stay about 250 to a set, within Redis's intset limit
+MAIN_CAP = 512  # Redis's default set-max-intset-entries: a fuller set is stored as a hash table
+OVERFLOWS = 16  # with MAIN_CAP, about 8,000 events a second stay in intsets
+
+
+class Mark(NamedTuple):
+    """Where one event's mark is: the first set of its second, its overflow set, and the
+    member (as text, which Lua passes on to Redis exactly)."""
+
+    main: str
+    overflow: str
+    member: str
 
 
 def mark_member(event_id: str) -> int:
@@ -38,39 +54,57 @@ class Marks:
         self.keys = keys
         self.group = group
 
-    def of(self, event_id: str, ts: datetime) -> tuple[str, str]:
-        """The set and the member (as text, which Lua passes on exactly) of one event."""
+    def of(self, event_id: str, ts: datetime) -> Mark:
         member = mark_member(event_id)
-        key = self.keys.dedup_bucket(self.group, int(ts.timestamp()), member % SHARDS)
-        return key, str(member)
-
-    def queue_check(self, pipe: Any, marks: Sequence[tuple[str, str]]) -> list[str]:
-        """Queue one SMISMEMBER per set on `pipe`; `read_check` reads the replies."""
-        by_key: dict[str, list[str]] = {}
-        for key, member in marks:
-            by_key.setdefault(key, []).append(member)
-        for key, members in by_key.items():
-            pipe.smismember(key, members)
-        return list(by_key)
+        second = int(ts.timestamp())
+        return Mark(
+            self.keys.dedup_bucket(self.group, second),
+            self.keys.dedup_bucket(self.group, second, member % OVERFLOWS),
+            str(member),
+        )
 
     @staticmethod
-    def read_check(
-        marks: Sequence[tuple[str, str]], order: list[str], replies: Sequence[Any]
-    ) -> list[bool]:
-        """Whether each of `marks` is set, from the replies of `queue_check`."""
-        found: dict[tuple[str, str], bool] = {}
-        by_key: dict[str, list[str]] = {}
-        for key, member in marks:
-            by_key.setdefault(key, []).append(member)
-        for key, reply in zip(order, replies, strict=True):
-            for member, present in zip(by_key[key], reply, strict=True):
-                found[(key, member)] = bool(present)
-        return [found[mark] for mark in marks]
+    def queue_check(pipe: Any, marks: Sequence[Mark]) -> int:
+        """Queue the checks of `marks` on `pipe`; returns how many replies `read_check` takes."""
+        for key, members in _grouped(marks, main=True).items():
+            pipe.scard(key)
+            pipe.smismember(key, members)
+        for key, members in _grouped(marks, main=False).items():
+            pipe.smismember(key, members)
+        return len(_grouped(marks, main=True)) * 2 + len(_grouped(marks, main=False))
 
-    def are_set(self, client: Any, marks: Sequence[tuple[str, str]]) -> list[bool]:
+    @staticmethod
+    def read_check(marks: Sequence[Mark], replies: Sequence[Any]) -> list[bool]:
+        """Whether each of `marks` is set, from the replies of `queue_check`."""
+        found: set[tuple[str, str]] = set()
+        full: set[str] = set()
+        main = _grouped(marks, main=True)
+        at = 0
+        for key, members in main.items():
+            if int(replies[at]) >= MAIN_CAP:
+                full.add(key)
+            found.update((key, m) for m, hit in zip(members, replies[at + 1], strict=True) if hit)
+            at += 2
+        for key, members in _grouped(marks, main=False).items():
+            found.update((key, m) for m, hit in zip(members, replies[at], strict=True) if hit)
+            at += 1
+        return [
+            (mark.main, mark.member) in found
+            or (mark.main in full and (mark.overflow, mark.member) in found)
+            for mark in marks
+        ]
+
+    def are_set(self, client: Any, marks: Sequence[Mark]) -> list[bool]:
         """Whether each of `marks` is set, in one round trip."""
         if not marks:
             return []
         pipe = client.pipeline(transaction=False)
-        order = self.queue_check(pipe, marks)
-        return self.read_check(marks, order, pipe.execute())
+        self.queue_check(pipe, marks)
+        return self.read_check(marks, pipe.execute())
+
+
+def _grouped(marks: Sequence[Mark], *, main: bool) -> dict[str, list[str]]:
+    by_key: dict[str, list[str]] = {}
+    for mark in marks:
+        by_key.setdefault(mark.main if main else mark.overflow, []).append(mark.member)
+    return by_key

@@ -7,8 +7,9 @@
 -- no event carries p)
 -- ARGV[1] group, ARGV[2] mark ttl (s), ARGV[3] recent cap,
 -- ARGV[4] MessagePack {ids: [entry ids], hashes: [[key, ttl_s]], lengths: [file, bytes, ...],
---   marks: [set keys], events: [{k, m, h, f, n, r, p}], ph_delta}
---   k, m: the event's idempotency mark, member m (text) of set marks[k]
+--   marks: [set keys], mark_cap, events: [{k, o, m, h, f, n, r, p}], ph_delta}
+--   k, o, m: the event's idempotency mark: member m (text) of marks[k], the first set of
+--   its second, or when that holds mark_cap members, of its overflow set marks[o]
 --   (worker/consumer/marks.py); h: indices into hashes; f: fields to add 1 to;
 --   n: {field: integer to add};
 --   r: a line for the recent list (sent for the newest new events; the newest `cap`
@@ -32,31 +33,55 @@ local totals = {}
 local recent = {}
 local detector_values = {}
 local applied = 0
--- which marks are set already: one SMISMEMBER per set for the whole batch
-local members_of = {}
-for _, ev in ipairs(batch.events) do
-  local members = members_of[ev.k]
-  if not members then members = {}; members_of[ev.k] = members end
-  members[#members + 1] = ev.m
-end
-local present = {}
-for k, members in pairs(members_of) do
-  local seen = {}
+-- which marks are set already (worker/consumer/marks.py): per second of event time, its
+-- first set, and its overflow sets only when the first is full (only then do they hold any)
+local keys_of = batch.marks
+local seen = {}
+local function check(k, members)
+  local set = seen[k]
+  if not set then set = {}; seen[k] = set end
   for i = 1, #members, 1000 do
     local last = math.min(i + 999, #members)
-    local found = redis.call('SMISMEMBER', batch.marks[k], unpack(members, i, last))
-    for j = i, last do seen[members[j]] = found[j - i + 1] == 1 end
+    local found = redis.call('SMISMEMBER', keys_of[k], unpack(members, i, last))
+    for j = i, last do
+      if found[j - i + 1] == 1 then set[members[j]] = true end
+    end
   end
-  present[k] = seen
+end
+local of_main = {}
+for _, ev in ipairs(batch.events) do
+  local group = of_main[ev.k]
+  if not group then group = {}; of_main[ev.k] = group end
+  group[#group + 1] = ev
+end
+local size = {}
+for k, group in pairs(of_main) do
+  size[k] = redis.call('SCARD', keys_of[k])
+  local members = {}
+  for i, ev in ipairs(group) do members[i] = ev.m end
+  check(k, members)
+  if size[k] >= batch.mark_cap then
+    local of_overflow = {}
+    for _, ev in ipairs(group) do
+      local list = of_overflow[ev.o]
+      if not list then list = {}; of_overflow[ev.o] = list end
+      list[#list + 1] = ev.m
+    end
+    for o, list in pairs(of_overflow) do check(o, list) end
+  end
 end
 local added = {}
+local renew = {}
 for _, ev in ipairs(batch.events) do
-  local seen = present[ev.k]
-  if not seen[ev.m] then
-    seen[ev.m] = true  -- a second copy in the same batch counts as seen
-    local new = added[ev.k]
-    if not new then new = {}; added[ev.k] = new end
+  local over = seen[ev.o]
+  if not (seen[ev.k][ev.m] or (over and over[ev.m])) then
+    seen[ev.k][ev.m] = true  -- a second copy in the same batch counts as seen
+    local into = ev.o
+    if size[ev.k] < batch.mark_cap then into = ev.k; size[ev.k] = size[ev.k] + 1 end
+    local new = added[into]
+    if not new then new = {}; added[into] = new end
     new[#new + 1] = ev.m
+    renew[ev.k] = true  -- the first set outlives its overflow sets
     applied = applied + 1
     for _, h in ipairs(ev.h) do
       local acc = totals[h]
@@ -71,9 +96,10 @@ for _, ev in ipairs(batch.events) do
   end
 end
 for k, new in pairs(added) do
-  call_chunked('SADD', batch.marks[k], nil, new, 1)
-  redis.call('EXPIRE', batch.marks[k], ARGV[2])
+  call_chunked('SADD', keys_of[k], nil, new, 1)
+  renew[k] = true
 end
+for k in pairs(renew) do redis.call('EXPIRE', keys_of[k], ARGV[2]) end
 if #detector_values > 0 then
   -- Page-Hinkley, both directions: cumulative deviations from the running mean, which
   -- starts from the baseline's mean with the weight of its prior_n confidences
