@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
+from helpers import assert_exactly_once, make_prediction, run_mlmon
 
 from producer_sdk import Publisher
-from tests.helpers import assert_exactly_once, make_prediction, run_mlmon
 from worker.consumer.marks import MAIN_CAP, OVERFLOWS, Marks
 from worker.keys import Keys
 

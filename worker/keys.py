@@ -19,8 +19,10 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:drift:baseline                the baseline snapshot and its model version (hash)
     mlmon:drift:page_hinkley            Page-Hinkley detector state on ML confidence (hash)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
-    mlmon:feedback:prediction:<id>      a prediction kept for joining outcomes (TTL)
-    mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
+    mlmon:feedback:predictions:<day>    predictions of one day kept for joining outcomes:
+                                        event id -> packed prediction (hash; TTL)
+    mlmon:feedback:latest:<day>         ticker -> "<ts_ms> <id>" of its latest prediction that
+                                        day (hash; TTL)
     mlmon:feedback:all                  all-time outcome scoring counters (hash)
     mlmon:feedback:day:<UTC day>        outcome scoring counters of one day (TTL)
     mlmon:retrain:state                 gate state: active job, last run, samples at last run
@@ -118,14 +120,11 @@ class Keys:
     def metrics_recent(self) -> str:
         return f"{self.prefix}:metrics:recent"
 
-    def feedback_prediction_prefix(self) -> str:
-        return f"{self.prefix}:feedback:prediction:"
+    def feedback_predictions(self, day: str) -> str:
+        return f"{self.prefix}:feedback:predictions:{day}"
 
-    def feedback_prediction(self, event_id: str) -> str:
-        return self.feedback_prediction_prefix() + event_id
-
-    def feedback_latest(self, day: str, ticker: str) -> str:
-        return f"{self.prefix}:feedback:latest:{day}:{ticker}"
+    def feedback_latest(self, day: str) -> str:
+        return f"{self.prefix}:feedback:latest:{day}"
 
     @property
     def feedback_all(self) -> str:
