@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.harness import MLMON, Bench, BenchmarkError, floor_verdict, mib
+from benchmarks.redis_cost import family_bytes
 from benchmarks.traffic import Traffic
 from benchmarks.worker_runs import (
     EVERY_GROUP,
@@ -67,6 +68,7 @@ def bench_soak(bench: Bench) -> None:
         raise BenchmarkError(f"soak worker exited {worker.returncode}:\n{tail}")
     check_run(bench, prefix, home, EVERY_GROUP, published)
     _rows(bench, published, duration_s, max_lag, after_bytes - before_bytes, stream_bytes)
+    _family_rows(bench, prefix, published)
     bench.add(
         SECTION,
         f"worker RSS after the soak, every group (all its processes), {published:,} events",
@@ -106,6 +108,22 @@ def _rows(
         floor=f"<= {BEYOND_STREAM_FLOOR_BYTES:g} B",
         passed=floor_verdict(beyond, BEYOND_STREAM_FLOOR_BYTES, at_most=True),
     )
+
+
+def _family_rows(bench: Bench, prefix: str, published: int) -> None:
+    """What the marks and the feedback index hold per prediction, and for how long."""
+    for family, what, kept in (
+        ("dedup", "idempotency marks (every group)", "MLMON_DEDUP_TTL_HOURS, default 24 h"),
+        ("feedback", "feedback index", "ML_FEEDBACK_JOIN_DAYS, default 90 days"),
+    ):
+        per_event = family_bytes(bench.client, prefix, family) / published
+        bench.add(
+            SECTION,
+            f"soak: Redis memory of the {what} per prediction (kept {kept})",
+            f"{per_event:,.1f} B",
+            value=per_event,
+            unit="bytes",
+        )
 
 
 def _publish_steadily(bench: Bench, prefix: str, duration_s: float) -> tuple[int, int]:

@@ -121,7 +121,7 @@ class Journal:
             committed[name] = size if raw is None else min(int(raw), size)
         if unknown:
             self.client.hset(self.keys.files_committed, mapping=unknown)  # type: ignore[arg-type]
-        found = self.marks.read_check(wanted, replies)
+        found = self.marks.read_check(self.client, wanted, replies)
         done = {event_id for event_id, is_set in zip(marks, found, strict=True) if is_set}
         return committed, done
 

@@ -12,7 +12,7 @@ with the others), so every mark lives at least that long after it was set.
 
 The Lua step (`lua/apply_batch.lua`) checks and adds the marks of a batch; the journal and
 the metrics group check them beforehand with `are_set` / `queue_check`, which look in the
-overflow sets only when the first set is full, as the Lua step does.
+overflow sets only when the first set is full (a second round trip), as the Lua step does.
 """
 
 from __future__ import annotations
@@ -53,54 +53,64 @@ class Marks:
     def __init__(self, keys: Keys, group: str) -> None:
         self.keys = keys
         self.group = group
+        self._sets: dict[tuple[int, int | None], str] = {}  # formatting keys per event is slow
 
     def of(self, event_id: str, ts: datetime) -> Mark:
         member = mark_member(event_id)
         second = int(ts.timestamp())
-        return Mark(
-            self.keys.dedup_bucket(self.group, second),
-            self.keys.dedup_bucket(self.group, second, member % OVERFLOWS),
-            str(member),
-        )
+        return Mark(self._set(second, None), self._set(second, member % OVERFLOWS), str(member))
+
+    def _set(self, second: int, overflow: int | None) -> str:
+        key = self._sets.get((second, overflow))
+        if key is None:
+            if len(self._sets) > 20_000:
+                self._sets.clear()
+            key = self._sets[(second, overflow)] = self.keys.dedup_bucket(
+                self.group, second, overflow
+            )
+        return key
 
     @staticmethod
     def queue_check(pipe: Any, marks: Sequence[Mark]) -> int:
-        """Queue the checks of `marks` on `pipe`; returns how many replies `read_check` takes."""
-        for key, members in _grouped(marks, main=True).items():
+        """Queue the checks of the first sets of `marks` on `pipe`; returns how many
+        replies `read_check` takes."""
+        firsts = _grouped(marks, main=True)
+        for key, members in firsts.items():
             pipe.scard(key)
             pipe.smismember(key, members)
-        for key, members in _grouped(marks, main=False).items():
-            pipe.smismember(key, members)
-        return len(_grouped(marks, main=True)) * 2 + len(_grouped(marks, main=False))
+        return 2 * len(firsts)
 
     @staticmethod
-    def read_check(marks: Sequence[Mark], replies: Sequence[Any]) -> list[bool]:
-        """Whether each of `marks` is set, from the replies of `queue_check`."""
+    def read_check(client: Any, marks: Sequence[Mark], replies: Sequence[Any]) -> list[bool]:
+        """Whether each of `marks` is set, from the replies of `queue_check`; a second
+        round trip reads the overflow sets of full first sets, when there are any."""
         found: set[tuple[str, str]] = set()
         full: set[str] = set()
-        main = _grouped(marks, main=True)
-        at = 0
-        for key, members in main.items():
-            if int(replies[at]) >= MAIN_CAP:
+        for n, (key, members) in enumerate(_grouped(marks, main=True).items()):
+            if int(replies[2 * n]) >= MAIN_CAP:
                 full.add(key)
-            found.update((key, m) for m, hit in zip(members, replies[at + 1], strict=True) if hit)
-            at += 2
-        for key, members in _grouped(marks, main=False).items():
-            found.update((key, m) for m, hit in zip(members, replies[at], strict=True) if hit)
-            at += 1
+            hits = replies[2 * n + 1]
+            found.update((key, m) for m, hit in zip(members, hits, strict=True) if hit)
+        unsure = [m for m in marks if m.main in full and (m.main, m.member) not in found]
+        if unsure:
+            overflows = _grouped(unsure, main=False)
+            pipe = client.pipeline(transaction=False)
+            for key, members in overflows.items():
+                pipe.smismember(key, members)
+            for (key, members), hits in zip(overflows.items(), pipe.execute(), strict=True):
+                found.update((key, m) for m, hit in zip(members, hits, strict=True) if hit)
         return [
-            (mark.main, mark.member) in found
-            or (mark.main in full and (mark.overflow, mark.member) in found)
+            (mark.main, mark.member) in found or (mark.overflow, mark.member) in found
             for mark in marks
         ]
 
     def are_set(self, client: Any, marks: Sequence[Mark]) -> list[bool]:
-        """Whether each of `marks` is set, in one round trip."""
+        """Whether each of `marks` is set."""
         if not marks:
             return []
         pipe = client.pipeline(transaction=False)
         self.queue_check(pipe, marks)
-        return self.read_check(marks, pipe.execute())
+        return self.read_check(client, marks, pipe.execute())
 
 
 def _grouped(marks: Sequence[Mark], *, main: bool) -> dict[str, list[str]]:
