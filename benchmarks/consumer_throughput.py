@@ -1,9 +1,10 @@
 """Section 2: predictions per second through `mlmon worker --burst`, per consumer group
-and together, with one and two consumers per group."""
+and together, with one and two consumers per group; what each costs Redis per event."""
 
 from __future__ import annotations
 
 from benchmarks.harness import Bench, floor_verdict, mib, rate_text
+from benchmarks.redis_cost import CpuSample, family_bytes, mark_groups
 from benchmarks.traffic import Traffic, publish_load
 from benchmarks.worker_runs import (
     EVERY_GROUP,
@@ -21,6 +22,9 @@ from benchmarks.worker_runs import (
 
 SECTION = 2
 ALL_GROUPS_FLOOR_PER_S = 20_000.0
+JOINED_CPU_FLOOR_US = 35.0  # logs + metrics + feedback, Redis CPU per prediction
+MARK_FLOOR_BYTES = 40.0  # idempotency marks per event per group
+JOINED_GROUPS = ("logs", "metrics", "feedback")
 
 
 def bench_consumers(bench: Bench) -> None:
@@ -43,10 +47,73 @@ def bench_consumers(bench: Bench) -> None:
         for consumers in (1,) if groups == EVERY_GROUP else (1, 2):
             reset_consumers(bench, prefix, home)
             bench.say(f"consumer: --groups {groups}, {consumers} consumer(s), {count:,} events")
+            before = CpuSample.take(bench.client)
             run = run_workers(bench, env, groups, consumers)
+            after = CpuSample.take(bench.client)
             check_run(bench, prefix, home, groups, count)
             _consumer_row(bench, groups, consumers, count, run)
+            if consumers == 1:
+                _cpu_row(bench, groups, before.per_event_us(after, count))
+        if groups == EVERY_GROUP:
+            _memory_rows(bench, prefix, count)
+    _joined_cpu_row(bench)
     forget_data_set(bench, prefix, home)
+
+
+def _cpu_row(bench: Bench, groups: str, per_event_us: tuple[float, float]) -> None:
+    process_us, scripts_us = per_event_us
+    bench.facts[f"cpu_us:{groups}"] = process_us
+    bench.add(
+        SECTION,
+        f"Redis CPU per prediction, `{groups}`, 1 consumer per group "
+        "(server process; in brackets its scripts, from INFO commandstats)",
+        f"{process_us:,.1f} us ({scripts_us:,.1f} us in scripts)",
+        value=process_us,
+        unit="us",
+    )
+
+
+def _joined_cpu_row(bench: Bench) -> None:
+    """The three groups that do work per prediction, each measured alone, added."""
+    parts = [bench.facts.get(f"cpu_us:{group}") for group in JOINED_GROUPS]
+    if any(part is None for part in parts):
+        return
+    total_us = sum(part for part in parts if part is not None)
+    bench.add(
+        SECTION,
+        f"Redis CPU per prediction, {' + '.join(JOINED_GROUPS)} (each alone, added)",
+        f"{total_us:,.1f} us",
+        value=total_us,
+        unit="us",
+        floor=f"<= {JOINED_CPU_FLOOR_US:g} us",
+        passed=floor_verdict(total_us, JOINED_CPU_FLOOR_US, at_most=True),
+    )
+
+
+def _memory_rows(bench: Bench, prefix: str, count: int) -> None:
+    """Idempotency marks per event and group, and the feedback index per prediction,
+    after every group has read `count` predictions."""
+    groups = mark_groups(bench.client, prefix)
+    marks_bytes = family_bytes(bench.client, prefix, "dedup")
+    per_event = marks_bytes / count / max(groups, 1)
+    bench.add(
+        SECTION,
+        f"Redis memory of idempotency marks per event per group ({groups} groups mark "
+        f"predictions, {count:,} events)",
+        f"{per_event:,.1f} B",
+        value=per_event,
+        unit="bytes",
+        floor=f"<= {MARK_FLOOR_BYTES:g} B",
+        passed=floor_verdict(per_event, MARK_FLOOR_BYTES, at_most=True),
+    )
+    index_bytes = family_bytes(bench.client, prefix, "feedback")
+    bench.add(
+        SECTION,
+        f"Redis memory of the feedback index per prediction ({count:,} predictions)",
+        f"{index_bytes / count:,.0f} B",
+        value=index_bytes / count,
+        unit="bytes",
+    )
 
 
 def consumer_runs() -> list[str]:
@@ -65,6 +132,8 @@ def _consumer_row(bench: Bench, groups: str, consumers: int, count: int, run: Wo
     if groups == LOGS_AND_METRICS and consumers == 1:
         bench.facts["all_groups_per_s"] = per_s
         bench.facts["all_groups_steady_per_s"] = steady_per_s
+    if consumers == 1 and groups in (EVERY_GROUP, "metrics"):
+        bench.facts[f"per_s:{groups}"] = per_s
     floored = consumers == 1 and groups in (LOGS_AND_METRICS, EVERY_GROUP)
     label = {LOGS_AND_METRICS: " (all groups, as briefed)", EVERY_GROUP: " (every group)"}
     bench.add(

@@ -1,6 +1,6 @@
 """Benchmarks of mlmon against a real Redis, with the floors the project promises.
 
-    .venv/bin/python benchmarks/run.py                  # full run, under 10 min on 2 cores
+    .venv/bin/python benchmarks/run.py                  # full run, about 10 min on 2 cores
     .venv/bin/python benchmarks/run.py --quick          # smaller sizes: a smoke check
     .venv/bin/python benchmarks/run.py --only consumer  # one section (or a comma list)
     .venv/bin/python benchmarks/run.py --at HEAD        # a committed snapshot of the code
@@ -39,10 +39,30 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results.json"
-SECTIONS = ("publish", "consumer", "rq", "ceiling", "status", "storage", "retraining", "cli")
+SECTIONS = (
+    "publish",
+    "consumer",
+    "rq",
+    "ceiling",
+    "status",
+    "storage",
+    "retraining",
+    "cli",
+    "soak",
+)
 # storage (6) runs before status (5) so that its 10,000-event memory rows come before the
 # ones status adds for its large load; rq and ceiling need the consumer section's numbers
-RUN_ORDER = ("publish", "consumer", "rq", "ceiling", "storage", "status", "cli", "retraining")
+RUN_ORDER = (
+    "publish",
+    "consumer",
+    "rq",
+    "ceiling",
+    "storage",
+    "status",
+    "cli",
+    "retraining",
+    "soak",
+)
 SNAPSHOT_ENV = "MLMON_BENCH_SNAPSHOT"
 CODE_PACKAGES = ("worker", "producer_sdk")
 

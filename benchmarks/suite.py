@@ -31,6 +31,7 @@ from benchmarks.redis_ceiling import bench_ceiling
 from benchmarks.report import markdown_table, results_json
 from benchmarks.retraining_time import bench_retraining
 from benchmarks.rq_comparison import bench_rq
+from benchmarks.soak import bench_soak
 from benchmarks.status_latency import bench_status
 from benchmarks.storage_memory import bench_storage
 from benchmarks.worker_runs import delete_matching
@@ -46,6 +47,7 @@ SECTION_FUNCTIONS: dict[str, tuple[int, str, Callable[[Bench], None]]] = {
     "storage": (6, "storage and memory", bench_storage),
     "retraining": (7, "retraining", bench_retraining),
     "cli": (8, "whole commands against a Python start-up anchor", bench_cli),
+    "soak": (9, "soak at a live rate", bench_soak),
 }
 
 

@@ -97,12 +97,16 @@ def _reap_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> tupl
 
 
 def _peak_rss_bytes(pid: int) -> int:
-    """VmHWM of a running process (0 once it has exited or on systems without /proc)."""
+    """VmHWM of a running process and of its children, added: `mlmon worker` runs a
+    process per group (0 once it has exited or on systems without /proc)."""
+    total = 0
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+                total += int(line.split()[1]) * 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total += sum(_peak_rss_bytes(int(child)) for child in children)
+    return total
 
 
 def measure_startup_s() -> float:

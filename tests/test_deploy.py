@@ -406,6 +406,8 @@ SAMPLE_ARGUMENTS: dict[object, list[object]] = {
     str | None: ["logs", None],
     StreamName: list(StreamName),
     datetime: [datetime(2026, 3, 9, 18, 29, 59, tzinfo=UTC)],
+    int: [1_773_080_999],
+    int | None: [None, 3],
 }
 
 

@@ -284,14 +284,14 @@ def test_prediction_index_is_bounded_in_age(
     publisher.publish_many([fresh, too_old])
     drain(env)
 
-    assert 0 < client.ttl(f"{prefix}:feedback:prediction:{fresh.event_id}") <= 90 * 86_400
-    assert client.exists(f"{prefix}:feedback:prediction:{too_old.event_id}") == 0
     day = fresh.ts.astimezone(IST).date().isoformat()
-    assert (
-        client.get(f"{prefix}:feedback:latest:{day}:{fresh.ticker}")
-        .decode()
-        .endswith(fresh.event_id)
-    )
+    old_day = too_old.ts.astimezone(IST).date().isoformat()
+    kept = f"{prefix}:feedback:predictions:{day}"
+    assert client.hexists(kept, fresh.event_id)
+    assert 0 < client.ttl(kept) <= 91 * 86_400  # 90 days after the end of its day
+    assert client.exists(f"{prefix}:feedback:predictions:{old_day}") == 0
+    latest = client.hget(f"{prefix}:feedback:latest:{day}", fresh.ticker)
+    assert latest is not None and latest.decode().endswith(fresh.event_id)
 
 
 def test_dashboard_shows_feedback(publisher: Publisher, env: dict[str, str]) -> None:

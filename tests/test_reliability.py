@@ -324,7 +324,8 @@ def test_health_exit_codes(
 ) -> None:
     env = {**env, "MLMON_HEARTBEAT_S": "1", "MLMON_HEALTH_MAX_LAG": "10"}
     assert run_mlmon("health", env=env).returncode == 1  # nothing runs yet
-    worker = start_worker(env, "--groups", "logs,metrics", "--consumer", "hb")
+    # one process (--threads), so that the SIGSTOP below stops every group
+    worker = start_worker(env, "--groups", "logs,metrics", "--consumer", "hb", "--threads")
     wait_until(lambda: run_mlmon("health", "--groups", "logs,metrics", env=env).returncode == 0, 30)
     missing = run_mlmon("health", env=env)
     assert missing.returncode == 1

@@ -3,7 +3,9 @@
 Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
 
     mlmon:stream:<name>                 streams of the wire contract (producer_sdk.streams)
-    mlmon:dedup:<group>:<event_id>      idempotency mark of one event in one group (TTL)
+    mlmon:dedup:<group>:<ts_s>          idempotency marks of one group's events of one second
+                                        of event time (set of 63-bit event id hashes; TTL)
+    mlmon:dedup:<group>:<ts_s>:<n>      more of them, when that second has many (TTL)
     mlmon:dedup:dead:<stream>:<id>      mark of an entry already dead-lettered (TTL)
     mlmon:alerts:state                  alert name -> its state: since, firing, last sent (hash)
     mlmon:alerts:notification:<id>      a notification waiting for its deliveries (TTL)
@@ -18,8 +20,10 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:drift:page_hinkley            Page-Hinkley detector state on ML confidence (hash)
     mlmon:features:monitored            feature names whose distributions are counted (set)
     mlmon:metrics:recent                last predictions, newest first (list, capped)
-    mlmon:feedback:prediction:<id>      a prediction kept for joining outcomes (TTL)
-    mlmon:feedback:latest:<day>:<ticker>  "<ts_ms> <id>" of that day's latest prediction (TTL)
+    mlmon:feedback:predictions:<day>    predictions of one day kept for joining outcomes:
+                                        event id -> packed prediction (hash; TTL)
+    mlmon:feedback:latest:<day>         ticker -> "<ts_ms> <id>" of its latest prediction that
+                                        day (hash; TTL)
     mlmon:feedback:all                  all-time outcome scoring counters (hash)
     mlmon:feedback:day:<UTC day>        outcome scoring counters of one day (TTL)
     mlmon:retrain:state                 gate state: active job, last run, samples at last run
@@ -59,12 +63,14 @@ class Keys:
     def dead_stream(self) -> str:
         return self.stream(StreamName.DEAD)
 
-    def dedup_prefix(self, group: str) -> str:
-        """Mark keys of a group are this plus the event_id (the Lua script appends it)."""
-        return f"{self.prefix}:dedup:{group}:"
-
     def dedup(self, group: str, event_id: str) -> str:
-        return self.dedup_prefix(group) + event_id
+        """A mark key of its own (dead letters and retraining triggers, both rare)."""
+        return f"{self.prefix}:dedup:{group}:{event_id}"
+
+    def dedup_bucket(self, group: str, ts_s: int, overflow: int | None = None) -> str:
+        """A set of idempotency marks of `group` (`worker.consumer.marks`)."""
+        key = f"{self.prefix}:dedup:{group}:{ts_s}"
+        return key if overflow is None else f"{key}:{overflow}"
 
     def dead_mark(self, stream: StreamName, entry_id: str, group: str | None = None) -> str:
         """One dead letter per entry; per group too for failures only one group sees."""
@@ -119,14 +125,11 @@ class Keys:
     def metrics_recent(self) -> str:
         return f"{self.prefix}:metrics:recent"
 
-    def feedback_prediction_prefix(self) -> str:
-        return f"{self.prefix}:feedback:prediction:"
+    def feedback_predictions(self, day: str) -> str:
+        return f"{self.prefix}:feedback:predictions:{day}"
 
-    def feedback_prediction(self, event_id: str) -> str:
-        return self.feedback_prediction_prefix() + event_id
-
-    def feedback_latest(self, day: str, ticker: str) -> str:
-        return f"{self.prefix}:feedback:latest:{day}:{ticker}"
+    def feedback_latest(self, day: str) -> str:
+        return f"{self.prefix}:feedback:latest:{day}"
 
     @property
     def feedback_all(self) -> str:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 
+from worker.consumer.marks import Mark, Marks
 from worker.keys import Keys
 from worker.log import get_logger
 
@@ -76,10 +77,12 @@ class Journal:
         self.home = home
         self.group = group
         self.lock_path = lock_path
+        self.marks = Marks(keys, group)
 
     @contextmanager
-    def batch(self, paths: Iterable[Path], event_ids: list[str]) -> Iterator[JournalBatch]:
-        """Lock, read the state of `paths` and of `event_ids`, and yield the batch.
+    def batch(self, paths: Iterable[Path], marks: Mapping[str, Mark]) -> Iterator[JournalBatch]:
+        """Lock, read the state of `paths` and of the events of `marks` (event id -> its
+        mark, `Marks.of`), and yield the batch.
 
         Commit the batch's effects (with `batch.new_lengths`) before leaving the block.
         """
@@ -88,13 +91,13 @@ class Journal:
         with self.lock_path.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                committed, logged = self._read_state(paths, event_ids)
+                committed, logged = self._read_state(paths, marks)
                 yield JournalBatch(self.home, committed, logged)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read_state(
-        self, paths: list[Path], event_ids: list[str]
+        self, paths: list[Path], marks: Mapping[str, Mark]
     ) -> tuple[dict[str, int], set[str]]:
         """Committed lengths and which events are done, in one round trip.
 
@@ -104,10 +107,9 @@ class Journal:
         names = [path.relative_to(self.home).as_posix() for path in paths]
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(self.keys.files_committed, names)
-        if event_ids:
-            pipe.mget([self.keys.dedup(self.group, event_id) for event_id in event_ids])
-        lengths, *rest = pipe.execute()
-        marks = rest[0] if rest else []
+        wanted = list(marks.values())
+        self.marks.queue_check(pipe, wanted)
+        lengths, *replies = pipe.execute()
         committed: dict[str, int] = {}
         unknown: dict[str | bytes, int] = {}
         for name, path, raw in zip(names, paths, lengths, strict=True):
@@ -119,7 +121,8 @@ class Journal:
             committed[name] = size if raw is None else min(int(raw), size)
         if unknown:
             self.client.hset(self.keys.files_committed, mapping=unknown)  # type: ignore[arg-type]
-        done = {event_id for event_id, mark in zip(event_ids, marks, strict=True) if mark}
+        found = self.marks.read_check(self.client, wanted, replies)
+        done = {event_id for event_id, is_set in zip(marks, found, strict=True) if is_set}
         return committed, done
 
 

@@ -3,8 +3,9 @@
 It reads two streams, predictions first (`Handler.streams` order), so an outcome finds
 its prediction when both wait in the streams:
 
-- predictions are kept in Redis for `ML_FEEDBACK_JOIN_DAYS` after their `ts`, by id and
-  as the latest of their ticker and day (in `MLMON_TIMEZONE`);
+- predictions are kept in Redis for `ML_FEEDBACK_JOIN_DAYS` after their day, by id and
+  as the latest of their ticker and day (in `MLMON_TIMEZONE`), packed in a hash per day
+  (`worker.groups.feedback_index`);
 - each outcome is joined by `prediction_id`, else by ticker and prediction date, else
   scored on the verdicts it carries (or dead-lettered when it has none); it becomes a row
   of `data/ml_feedback.csv`, counters for the accuracy figures, and, when the prediction
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +37,10 @@ from worker.consumer.handler import Rejected
 from worker.consumer.journal import Journal
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.feedback import ScoredOutcome
+from worker.groups.feedback_index import FeedbackIndex
 from worker.keys import Keys
 from worker.retraining.labels import load_label_rule
 from worker.retraining.training_header import LABEL_COLUMN, training_header_problem
-from worker.scripts import load_script
 from worker.settings import Settings
 
 GROUP = GroupName.FEEDBACK
@@ -99,7 +99,7 @@ class FeedbackHandler:
             lock_path=settings.feedback_lock,
         )
         self.effects = EffectsApplier(client, settings, group=self.group)
-        self._index = load_script(client, "index_predictions")
+        self.index = FeedbackIndex(client, settings, group=self.group)
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         if stream is StreamName.PREDICTIONS:
@@ -108,31 +108,9 @@ class FeedbackHandler:
         return self._record_outcomes(deliveries)
 
     def _index_predictions(self, deliveries: Sequence[Delivery]) -> None:
-        now_s = time.time()
-        keep_s = self.settings.feedback_join_days * DAY_S
-        items = []
-        for delivery in deliveries:
-            event = delivery.event
-            assert isinstance(event, Prediction)
-            ttl_s = int(event.ts.timestamp() + keep_s - now_s)
-            if ttl_s <= 0:
-                continue  # too old to be joined to anything
-            day = event.ts.astimezone(self.settings.zone).date().isoformat()
-            items.append(
-                {
-                    "key": self.keys.feedback_prediction(event.event_id),
-                    "event": event.model_dump_json(),
-                    "latest_key": self.keys.feedback_latest(day, event.ticker),
-                    "ts_ms": int(event.ts.timestamp() * 1000),
-                    "id": event.event_id,
-                    "ttl": ttl_s,
-                }
-            )
-        batch = {"ids": [d.entry_id for d in deliveries], "predictions": items}
-        self._index(
-            keys=[self.keys.stream(StreamName.PREDICTIONS)],
-            args=[self.group, json.dumps(batch, separators=(",", ":"))],
-        )
+        events = [d.event for d in deliveries]
+        assert all(isinstance(e, Prediction) for e in events)  # the stream carries only these
+        self.index.index([d.entry_id for d in deliveries], events)  # type: ignore[arg-type]
 
     def _record_outcomes(self, deliveries: Sequence[Delivery]) -> list[Rejected]:
         unique: dict[str, Delivery] = {}
@@ -149,7 +127,9 @@ class FeedbackHandler:
         paths = [self.settings.feedback_csv, self.settings.training_csv]
         effects = BatchEffects([d.entry_id for d in deliveries if d.entry_id not in rejected_ids])
         all_time = effects.hash_ref(self.keys.feedback_all)
-        with self.journal.batch(paths, [j.outcome.event_id for j in usable]) as batch:
+        mark_of = self.effects.marks.of
+        marks = {j.outcome.event_id: mark_of(j.outcome.event_id, j.outcome.ts) for j in usable}
+        with self.journal.batch(paths, marks) as batch:
             todo = [j for j in usable if j.outcome.event_id not in batch.logged]
             feedback_rows, training_rows = [], []
             header = self._training_header(todo)
@@ -162,7 +142,7 @@ class FeedbackHandler:
                 day = item.outcome.ts.astimezone(UTC).date().isoformat()
                 ones, amounts = scored.counters()
                 effects.add_event(
-                    item.outcome.event_id,
+                    marks[item.outcome.event_id],
                     hashes=[
                         all_time,
                         effects.hash_ref(self.keys.feedback_day(day), self._day_ttl(day)),
@@ -179,18 +159,12 @@ class FeedbackHandler:
 
     def _join(self, outcomes: list[TradeOutcome]) -> list[Joined]:
         """By prediction_id when given and known, else by ticker and prediction date."""
-        by_id = self._predictions([o.prediction_id for o in outcomes])
+        by_id = self.index.by_ids([(o.prediction_id, o.prediction_date) for o in outcomes])
         missing = [i for i, found in enumerate(by_id) if found is None]
-        pointers = self._mget(
-            [
-                self.keys.feedback_latest(
-                    outcomes[i].prediction_date.isoformat(), outcomes[i].ticker
-                )
-                for i in missing
-            ]
+        latest = self.index.latest(
+            [(outcomes[i].ticker, outcomes[i].prediction_date) for i in missing]
         )
-        latest_ids = [p.decode().split(" ", 1)[1] if p else None for p in pointers]
-        by_day = dict(zip(missing, self._predictions(latest_ids), strict=True))
+        by_day = dict(zip(missing, latest, strict=True))
         joined = []
         for i, outcome in enumerate(outcomes):
             if by_id[i] is not None:
@@ -200,22 +174,6 @@ class FeedbackHandler:
             else:
                 joined.append(Joined(outcome, None, None))
         return joined
-
-    def _predictions(self, event_ids: list[str | None]) -> list[Prediction | None]:
-        """The kept predictions of these ids, None where unknown (or no id)."""
-        wanted = [(i, e) for i, e in enumerate(event_ids) if e]
-        values = self._mget([self.keys.feedback_prediction(e) for _, e in wanted])
-        found: list[Prediction | None] = [None] * len(event_ids)
-        for (i, _), value in zip(wanted, values, strict=True):
-            if value is not None:
-                found[i] = Prediction.model_validate_json(value)
-        return found
-
-    def _mget(self, keys: list[str]) -> list[bytes | None]:
-        if not keys:
-            return []
-        values: list[bytes | None] = self.client.mget(keys)  # type: ignore[assignment]
-        return values
 
     def _label(self, item: Joined) -> Verdict | None:
         if item.prediction is None or not item.prediction.features:

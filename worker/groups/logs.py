@@ -128,7 +128,8 @@ class LogsHandler:
         lines = {
             event_id: (e.model_dump_json() + "\n", csv_row(e)) for event_id, e in unique.items()
         }
-        with self.journal.batch(all_paths, list(unique)) as batch:
+        marks = {i: self.effects.marks.of(i, e.ts) for i, e in unique.items()}
+        with self.journal.batch(all_paths, marks) as batch:
             effects = BatchEffects([d.entry_id for d in deliveries])
             for day, events in by_day.items():
                 todo = [e.event_id for e in events if e.event_id not in batch.logged]
@@ -136,7 +137,7 @@ class LogsHandler:
                 batch.append(jsonl, "".join(lines[i][0] for i in todo))
                 batch.append(csv_path, "".join(lines[i][1] for i in todo), header=CSV_HEADER)
                 for event_id in todo:
-                    effects.add_event(event_id)
+                    effects.add_event(marks[event_id])
             effects.file_lengths = batch.new_lengths
             self.effects.apply(self.keys.stream(stream), effects)
         return []

@@ -86,7 +86,7 @@ class MetricsHandler:
                 self._admit_features(event.features)  # a name not seen yet: rare
                 self._features.add(event.features, ones)
             effects.add_event(
-                event.event_id,
+                self.effects.marks.of(event.event_id, event.ts),
                 hashes=hashes,
                 ones=ones,
                 amounts=None if confidence is None else confidence_amounts(confidence),
@@ -114,10 +114,11 @@ class MetricsHandler:
         while len(chosen) < cap and checked < len(newest_first):
             # usually one read of `cap` marks; a run of duplicates doubles the next read
             chunk = newest_first[checked : checked + max(cap - len(chosen), checked)]
-            marks = self.client.mget(
-                [self.keys.dedup(self.group, deliveries[p].event.event_id) for p in chunk]
+            events = [deliveries[p].event for p in chunk]
+            marked = self.effects.marks.are_set(
+                self.client, [self.effects.marks.of(e.event_id, e.ts) for e in events]
             )
-            chosen += [p for p, mark in zip(chunk, marks, strict=True) if mark is None]
+            chosen += [p for p, is_set in zip(chunk, marked, strict=True) if not is_set]
             checked += len(chunk)
         return set(chosen[:cap])
 

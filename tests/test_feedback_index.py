@@ -1,0 +1,46 @@
+"""The feedback index packed in per-day hashes: a kept prediction comes back whole, and an
+id join finds it when the outcome gives the UTC date of a prediction made after midnight
+in MLMON_TIMEZONE."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from helpers import csv_rows, make_prediction, run_mlmon
+
+from producer_sdk import Publisher, TradeOutcome
+from worker.groups.feedback_index import pack, unpack
+
+
+def test_a_packed_prediction_comes_back_equal() -> None:
+    with_everything = make_prediction(features={"rsi": 41.5, "volume_z": -0.25}, model_version="v9")
+    rule_only = make_prediction(
+        ml_verdict=None, ml_confidence=None, verdict_source="rule", final_verdict="watch"
+    )
+    for prediction in (with_everything, rule_only):
+        assert unpack(prediction.event_id, pack(prediction)) == prediction
+
+
+def test_an_id_join_accepts_the_utc_date_across_midnight_in_the_time_zone(
+    publisher: Publisher, env: dict[str, str], home: Path
+) -> None:
+    # 20:00 UTC is 01:30 the next day in Asia/Kolkata, the default MLMON_TIMEZONE
+    at = (datetime.now(UTC) - timedelta(days=3)).replace(hour=20, minute=0, microsecond=0)
+    prediction = make_prediction(ticker="INFY.NS", ts=at)
+    outcome = TradeOutcome(
+        prediction_id=prediction.event_id,
+        ticker=prediction.ticker,
+        prediction_date=at.date(),
+        actual_outcome="profit",
+        pnl_pct=2.0,
+        holding_days=1,
+    )
+    publisher.publish(prediction)
+    publisher.publish(outcome)
+
+    result = run_mlmon("worker", "--burst", "--groups", "feedback", env=env)
+
+    assert result.returncode == 0, result.stderr
+    [row] = csv_rows(home / "data" / "ml_feedback.csv")
+    assert (row["prediction_id"], row["joined_by"]) == (prediction.event_id, "id")
