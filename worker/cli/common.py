@@ -9,7 +9,7 @@ import click
 import redis
 
 from worker.log import configure_logging
-from worker.redis_conn import RedisUnavailableError, connect
+from worker.redis_conn import RedisUnavailableError, connect, connect_rq
 from worker.settings import Settings, SettingsError, load_settings
 
 EXIT_UNAVAILABLE = 1
@@ -35,8 +35,13 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def redis_or_exit(settings: Settings, *, shared_by_threads: int | None = None) -> redis.Redis:
+def redis_or_exit(
+    settings: Settings, *, shared_by_threads: int | None = None, rq: bool = False
+) -> redis.Redis:
+    """The main Redis, or with `rq` the one RQ keeps its queues on (`connect_rq`)."""
     try:
+        if rq:
+            return connect_rq(settings)
         return connect(settings, shared_by_threads=shared_by_threads)
     except RedisUnavailableError as e:
         fail(str(e), EXIT_UNAVAILABLE)

@@ -40,7 +40,7 @@ def send_to_dead(
     dead: list[DeadEntry],
 ) -> None:
     """Dead-letter and acknowledge entries, each once (a poison entry once per group)."""
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     pipe = client.pipeline(transaction=False)
     dead_at = datetime.now(UTC).isoformat()
     for entry_id, fields, reason, deliveries in dead:
@@ -96,7 +96,7 @@ class DeadLetters:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
 
     def newest(self, *, stream: str | None = None, limit: int = 50) -> list[DeadLetter]:
         """Newest first; `stream` filters by the original stream (its key or its name)."""

@@ -79,7 +79,7 @@ class EffectsApplier:
     def __init__(self, client: redis.Redis, settings: Settings, *, group: str) -> None:
         self.settings = settings
         self.group = group
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self._script: Script = load_script(client, "apply_batch")
 
     def apply(self, stream_key: str, effects: BatchEffects) -> int:
