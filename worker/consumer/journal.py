@@ -105,7 +105,9 @@ class Journal:
         pipe = self.client.pipeline(transaction=False)
         pipe.hmget(self.keys.files_committed, names)
         if event_ids:
-            pipe.mget([self.keys.dedup(self.group, event_id) for event_id in event_ids])
+            mark_keys = [self.keys.dedup(self.group, event_id) for event_id in event_ids]
+            # as a command: a cluster pipeline refuses mget(), even for keys of one slot
+            pipe.execute_command("MGET", *mark_keys)  # type: ignore[no-untyped-call]
         lengths, *rest = pipe.execute()
         marks = rest[0] if rest else []
         committed: dict[str, int] = {}

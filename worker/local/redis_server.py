@@ -18,6 +18,7 @@ import redis
 
 STARTUP_TIMEOUT_S = 10.0
 CLUSTER_SLOTS = 16_384
+CLUSTER_BUS_OFFSET = 10_000  # a node's cluster bus listens on its port plus this
 PING_POLL_S = 0.05
 # persistence presets (append to `args`)
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
@@ -130,6 +131,20 @@ class RedisServer:
             self.process = None
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too."""
+    while True:
+        port = free_port()
+        if port + CLUSTER_BUS_OFFSET > 65_535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+
+
 @dataclass
 class ClusterOfServers:
     """A Redis Cluster of `masters` primaries (no replicas) on loopback ports: the tests'
@@ -149,7 +164,7 @@ class ClusterOfServers:
         every node sees the cluster as ok."""
         for index in range(self.masters):
             node_dir = self.directory / f"node{index}"
-            node = RedisServer(node_dir)
+            node = RedisServer(node_dir, port=free_cluster_port())
             node.args = (
                 *NO_PERSISTENCE,
                 "--cluster-enabled",
@@ -157,7 +172,11 @@ class ClusterOfServers:
                 "--cluster-config-file",
                 str((node_dir / "nodes.conf").resolve()),
             )
-            self.nodes.append(node.start())
+            try:
+                self.nodes.append(node.start())
+            except RedisServerError:
+                self.stop()
+                raise
         clients = [redis.Redis(port=node.port) for node in self.nodes]
         try:
             share = CLUSTER_SLOTS // self.masters

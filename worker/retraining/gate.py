@@ -136,7 +136,9 @@ def finish_run(
 
 def committed_training_text(client: redis.Redis, settings: Settings) -> str:
     """The training CSV as committed (never half a batch), read under its lock; with
-    partitions, every partition's file in partition order, under the first one's header."""
+    partitions, the shared file (rows appended by hand) and then every partition's, in
+    partition order, under the first one's header."""
+    sources = dict.fromkeys([settings, *settings.partition_settings()])
     texts = [
         read_committed(
             client,
@@ -145,7 +147,7 @@ def committed_training_text(client: redis.Redis, settings: Settings) -> str:
             path=part.training_csv,
             lock_path=part.feedback_lock,
         )
-        for part in settings.partition_settings()
+        for part in sources
     ]
     return join_csv_texts(texts)
 

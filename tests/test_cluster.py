@@ -1,0 +1,139 @@
+"""Partitioned streams on a real 3-master Redis Cluster: the SDK routes by ticker, workers
+consume all partitions or some, readers sum them, and a client of one node is refused."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from helpers import assert_exactly_once, random_predictions, run_mlmon, status_json
+
+from producer_sdk import Prediction, Publisher, PublishError
+from producer_sdk.streams import partition_of
+from worker.local.redis_server import ClusterOfServers
+
+PARTITIONS = 4
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterOfServers]:
+    cluster = ClusterOfServers(tmp_path_factory.mktemp("cluster"), masters=3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_env(
+    env: dict[str, str], redis_cluster: ClusterOfServers, redis_url: str
+) -> dict[str, str]:
+    """The test's environment on the cluster, RQ on the session's standalone Redis."""
+    return {
+        **env,
+        "REDIS_URL": redis_cluster.url,
+        "MLMON_PARTITIONS": str(PARTITIONS),
+        "MLMON_RQ_REDIS_URL": redis_url,
+    }
+
+
+def stream_keys_by_node(cluster: ClusterOfServers, prefix: str) -> list[set[str]]:
+    """The prediction streams each master holds."""
+    held = []
+    for node in cluster.nodes:
+        with redis.Redis(port=node.port) as client:
+            match = f"{{{prefix}-p*}}:stream:predictions"
+            held.append({key.decode() for key in client.scan_iter(match=match)})
+    return held
+
+
+def partition_of_prediction(prediction: Prediction) -> int:
+    return partition_of(prediction.ticker, PARTITIONS)
+
+
+def many_tickers(predictions: list[Prediction]) -> list[Prediction]:
+    """The same predictions over 40 tickers (the helpers' five may miss a partition)."""
+    return [p.model_copy(update={"ticker": f"T{i % 40}"}) for i, p in enumerate(predictions)]
+
+
+def test_partitioned_streams_count_and_log_every_event_once(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str], prefix: str, home: Path
+) -> None:
+    predictions = many_tickers(random_predictions(2_000, seed=16))
+    publisher = Publisher.from_url(
+        redis_cluster.url,
+        prefix=prefix,
+        on_failure="raise",
+        partitions=PARTITIONS,
+        publish_timeout_s=2.0,
+    )
+    for start in range(0, len(predictions), 500):
+        assert publisher.publish_many(predictions[start : start + 500]) is not None
+    for prediction in predictions[:50]:  # one at a time too
+        publisher.publish(prediction)  # a duplicate: counted once all the same
+
+    held = stream_keys_by_node(redis_cluster, prefix)
+    assert sum(len(keys) for keys in held) == PARTITIONS
+    assert sum(1 for keys in held if keys) >= 2  # spread over the masters
+
+    # a worker for two partitions takes theirs only
+    some = run_mlmon("worker", "--burst", "--partitions", "0-1", env=cluster_env, timeout_s=120)
+    assert some.returncode == 0, some.stderr
+    first = [p for p in predictions if partition_of_prediction(p) in {0, 1}]
+    assert 0 < len(first) < len(predictions)
+    assert status_json(cluster_env)["total_predictions"] == len(first)
+    logged = sorted(path.parent.name for path in (home / "logs" / "ml_predictions").glob("*/*"))
+    assert set(logged) <= {"p0", "p1"}
+
+    rest = run_mlmon("worker", "--burst", env=cluster_env, timeout_s=120)
+    assert rest.returncode == 0, rest.stderr
+    status = assert_exactly_once(home, cluster_env, predictions)
+    assert status["total_predictions"] == len(predictions)
+    assert status["dead_letters"] == 0
+    by_group: dict[str, int] = {}
+    for state in status["consumer_groups"]:
+        by_group[state["group"]] = by_group.get(state["group"], 0) + 1
+        assert state["pending"] == 0, state
+    assert by_group["metrics"] == PARTITIONS  # one group per partition's stream
+    per_partition = {
+        path.parent.name for path in (home / "logs" / "ml_predictions").glob("*/*.jsonl")
+    }
+    assert per_partition == {f"p{i}" for i in range(PARTITIONS)}  # one writer each
+
+
+def test_an_outcome_meets_its_prediction_in_the_same_partition() -> None:
+    assert partition_of("RELIANCE", PARTITIONS) == zlib.crc32(b"RELIANCE") % PARTITIONS
+    spread = {partition_of(f"T{i}", PARTITIONS) for i in range(100)}
+    assert spread == set(range(PARTITIONS))
+
+
+def test_a_client_of_one_cluster_node_is_a_configuration_error(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str], prefix: str, tmp_path: Path
+) -> None:
+    one_node = redis_cluster.nodes[0].url
+    publisher = Publisher.from_url(
+        one_node, prefix=prefix, partitions=PARTITIONS, spool_dir=tmp_path / "spool"
+    )
+    predictions = many_tickers(random_predictions(40, seed=3))  # some go to other nodes
+    with pytest.raises(PublishError, match="redis\\+cluster://"):
+        for prediction in predictions:
+            publisher.publish(prediction)
+    assert not publisher.spool.has_entries()  # a configuration error is never spooled
+
+    health = run_mlmon("health", env={**cluster_env, "REDIS_URL": one_node})
+    assert health.returncode == 1
+    assert "points at one node of a Redis Cluster" in health.stdout
+    assert "MLMON_PARTITIONS" in health.stdout
+
+    unpartitioned = run_mlmon("health", env={**cluster_env, "MLMON_PARTITIONS": "1"})
+    assert unpartitioned.returncode == 1
+    assert "MLMON_PARTITIONS is 1" in unpartitioned.stdout
+
+
+def test_partition_ranges_are_checked(cluster_env: dict[str, str]) -> None:
+    result = run_mlmon("worker", "--burst", "--partitions", "2-9", env=cluster_env)
+    assert result.returncode == 2
+    assert "outside 0-3 (MLMON_PARTITIONS=4)" in result.stderr
