@@ -40,6 +40,7 @@ class Sizes:
     storage_events: int = 10_000
     cli_events: int = 1_000
     cli_repeats: int = 9
+    cluster_events: int = 30_000
 
 
 FULL = Sizes()
@@ -56,6 +57,7 @@ QUICK = Sizes(
     storage_events=2_000,
     cli_events=1_000,
     cli_repeats=5,
+    cluster_events=3_000,
 )
 
 

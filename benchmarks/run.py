@@ -39,10 +39,30 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results.json"
-SECTIONS = ("publish", "consumer", "rq", "ceiling", "status", "storage", "retraining", "cli")
+SECTIONS = (
+    "publish",
+    "consumer",
+    "rq",
+    "ceiling",
+    "status",
+    "storage",
+    "retraining",
+    "cli",
+    "cluster",
+)
 # storage (6) runs before status (5) so that its 10,000-event memory rows come before the
 # ones status adds for its large load; rq and ceiling need the consumer section's numbers
-RUN_ORDER = ("publish", "consumer", "rq", "ceiling", "storage", "status", "cli", "retraining")
+RUN_ORDER = (
+    "publish",
+    "consumer",
+    "rq",
+    "ceiling",
+    "storage",
+    "status",
+    "cli",
+    "retraining",
+    "cluster",
+)
 SNAPSHOT_ENV = "MLMON_BENCH_SNAPSHOT"
 CODE_PACKAGES = ("worker", "producer_sdk")
 
