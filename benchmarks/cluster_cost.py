@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 
 import redis
+from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from benchmarks.harness import Bench, BenchmarkError
@@ -86,6 +87,7 @@ def _cluster_us(
         cluster.url, prefix=prefix, on_failure="raise", partitions=PARTITIONS, publish_timeout_s=5
     )
     _publish(publisher, count)
+    held = _events_by_master(RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port), prefix)
     publisher.redis.close()
     env = worker_env(bench, prefix, home) | {
         "REDIS_URL": cluster.url,
@@ -97,7 +99,6 @@ def _cluster_us(
         before = {port: _cpu_s(client) for port, client in clients.items()}
         run_workers(bench, env, GROUPS, consumers=1)
         used = {port: _cpu_s(client) - before[port] for port, client in clients.items()}
-        held = _events_by_master(clients, prefix)
     finally:
         for client in clients.values():
             client.close()
@@ -126,17 +127,18 @@ def _prefix_one_partition_per_master(bench: Bench, cluster: ClusterOfServers) ->
     raise AssertionError("unreachable")
 
 
-def _events_by_master(
-    clients: dict[int, redis.Redis], prefix: str
-) -> dict[int, tuple[list[int], int]]:
+def _events_by_master(client: RedisCluster, prefix: str) -> dict[int, tuple[list[int], int]]:
+    """Per master port: the partitions whose slot it serves, and their events."""
     settings = load_settings(MLMON_PREFIX=prefix, MLMON_PARTITIONS=str(PARTITIONS))
-    held: dict[int, tuple[list[int], int]] = {port: ([], 0) for port in clients}
-    for index, keys in enumerate(Keys.partitions_of(settings)):
-        stream = keys.stream(StreamName.PREDICTIONS)
-        for port, client in clients.items():
-            if client.exists(stream):
-                partitions, events = held[port]
-                held[port] = ([*partitions, index], events + int(client.xlen(stream)))
+    held: dict[int, tuple[list[int], int]] = {}
+    try:
+        for index, keys in enumerate(Keys.partitions_of(settings)):
+            stream = keys.stream(StreamName.PREDICTIONS)
+            port = int(client.get_node_from_key(stream).port)
+            partitions, events = held.get(port, ([], 0))
+            held[port] = ([*partitions, index], events + int(client.xlen(stream)))
+    finally:
+        client.close()
     return held
 
 
