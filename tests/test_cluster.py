@@ -13,6 +13,7 @@ from helpers import assert_exactly_once, random_predictions, run_mlmon, status_j
 
 from producer_sdk import Prediction, Publisher, PublishError
 from producer_sdk.streams import partition_of
+from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.local.redis_server import ClusterOfServers
 
 PARTITIONS = 4
@@ -137,3 +138,34 @@ def test_partition_ranges_are_checked(cluster_env: dict[str, str]) -> None:
     result = run_mlmon("worker", "--burst", "--partitions", "2-9", env=cluster_env)
     assert result.returncode == 2
     assert "outside 0-3 (MLMON_PARTITIONS=4)" in result.stderr
+
+
+def test_least_privilege_users_work_on_every_partition(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str], prefix: str, home: Path
+) -> None:
+    """`mlmon acl` rules, set on every node (Cluster does not share ACLs): the producer
+    publishes to every partition, the worker consumes them, neither reaches other keys."""
+    rules = {
+        "producer": producer_acl_rules(prefix, PARTITIONS),
+        "worker": worker_acl_rules(prefix, partitions=PARTITIONS),
+    }
+    for node in redis_cluster.nodes:
+        with redis.Redis(port=node.port) as admin:
+            for user, user_rules in rules.items():
+                admin.execute_command(*acl_setuser_line(user, f"{user}-pw", user_rules).split())
+    hosts = redis_cluster.url.removeprefix("redis+cluster://")
+    predictions = many_tickers(random_predictions(200, seed=5))
+    publisher = Publisher.from_url(
+        f"redis+cluster://producer:producer-pw@{hosts}",
+        prefix=prefix,
+        on_failure="raise",
+        partitions=PARTITIONS,
+        publish_timeout_s=2.0,
+    )
+    assert publisher.publish_many(predictions) is not None
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        publisher.redis.set(f"{{{prefix}-p0}}:metrics:all", "1")
+    worker_env = {**cluster_env, "REDIS_URL": f"redis+cluster://worker:worker-pw@{hosts}"}
+    result = run_mlmon("worker", "--burst", env=worker_env, timeout_s=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_exactly_once(home, cluster_env, predictions)
