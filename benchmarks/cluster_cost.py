@@ -13,7 +13,6 @@ import itertools
 
 import redis
 from redis.cluster import RedisCluster
-from redis.crc import key_slot
 
 from benchmarks.harness import Bench, BenchmarkError
 from benchmarks.traffic import Traffic
@@ -115,13 +114,9 @@ def _cluster_us(
 def _prefix_one_partition_per_master(bench: Bench, cluster: ClusterOfServers) -> str:
     """A key prefix whose partitions' hash tags fall on different masters (the slots are
     split evenly by node order)."""
-    share = 16_384 // MASTERS
     for attempt in itertools.count():
         prefix = bench.sub(f"cluster{attempt}")
-        masters = {
-            min(key_slot(f"{prefix}-p{i}".encode()) // share, MASTERS - 1)
-            for i in range(PARTITIONS)
-        }
+        masters = {cluster.node_index(f"{{{prefix}-p{i}}}") for i in range(PARTITIONS)}
         if len(masters) == min(PARTITIONS, MASTERS):
             return prefix
     raise AssertionError("unreachable")

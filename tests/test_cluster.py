@@ -3,18 +3,32 @@ consume all partitions or some, readers sum them, and a client of one node is re
 
 from __future__ import annotations
 
+import itertools
+import signal
+import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from helpers import assert_exactly_once, random_predictions, run_mlmon, status_json
+from helpers import (
+    MLMON,
+    assert_exactly_once,
+    csv_rows,
+    expected_metrics,
+    random_predictions,
+    run_mlmon,
+    status_json,
+    wait_until,
+)
 
-from producer_sdk import Prediction, Publisher, PublishError
+from producer_sdk import Prediction, Publisher, PublishError, TradeOutcome
 from producer_sdk.streams import partition_of
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.local.redis_server import ClusterOfServers
+from worker.retraining.gate import committed_training_text, count_rows
+from worker.settings import FIELD_OF_ENV, load_settings
 
 PARTITIONS = 4
 
@@ -169,3 +183,93 @@ def test_least_privilege_users_work_on_every_partition(
     result = run_mlmon("worker", "--burst", env=worker_env, timeout_s=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_exactly_once(home, cluster_env, predictions)
+
+
+def one_partition_per_master(cluster: ClusterOfServers, base: str, partitions: int) -> str:
+    """A prefix (from `base`) whose partitions fall on different masters."""
+    for attempt in itertools.count():
+        prefix = f"{base}{attempt}"
+        if len({cluster.node_index(f"{{{prefix}-p{i}}}") for i in range(partitions)}) == partitions:
+            return prefix
+    raise AssertionError("unreachable")
+
+
+def counted_on_cluster(client: redis.Redis, prefix: str, partitions: int) -> int:
+    return sum(
+        int(client.hget(f"{{{prefix}-p{i}}}:metrics:all", "predictions") or 0)
+        for i in range(partitions)
+    )
+
+
+@pytest.mark.slow
+def test_three_partitions_on_three_masters_survive_a_sigkilled_worker(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str], prefix: str, home: Path
+) -> None:
+    partitions = 3
+    prefix = one_partition_per_master(redis_cluster, prefix, partitions)
+    env = {
+        **cluster_env,
+        "MLMON_PREFIX": prefix,
+        "MLMON_PARTITIONS": str(partitions),
+        "MLMON_BATCH_SIZE": "2000",
+        "MLMON_CLAIM_IDLE_MS": "100",
+    }
+    predictions = many_tickers(random_predictions(30_000, seed=33))
+    outcomes = [
+        TradeOutcome(
+            prediction_id=p.event_id,
+            ticker=p.ticker,
+            prediction_date=p.ts.date(),
+            actual_outcome="profit",
+            pnl_pct=1.0,
+            holding_days=1,
+        )
+        for p in predictions[::4]
+    ]
+    publisher = Publisher.from_url(
+        redis_cluster.url,
+        prefix=prefix,
+        on_failure="raise",
+        partitions=partitions,
+        publish_timeout_s=5.0,
+    )
+    for start in range(0, len(predictions), 2_000):
+        publisher.publish_many(predictions[start : start + 2_000])
+    publisher.publish_many(outcomes)
+    held = stream_keys_by_node(redis_cluster, prefix)
+    assert sorted(len(keys) for keys in held) == [1, 1, 1]  # each master one partition
+
+    worker = subprocess.Popen(
+        [MLMON, "worker", "--consumer", "c1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = publisher.redis
+    wait_until(lambda: counted_on_cluster(client, prefix, partitions) >= 3_000, 60, poll_s=0.01)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    assert counted_on_cluster(client, prefix, partitions) < len(predictions)
+
+    result = run_mlmon("worker", "--burst", "--consumer", "c2", env=env, timeout_s=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = assert_exactly_once(home, env, predictions)  # takes c1's pending entries over
+    expected = expected_metrics(predictions)
+    assert status["avg_ml_confidence"] == pytest.approx(expected["avg_ml_confidence"], abs=1e-9)
+    assert status["agreement_rate"] == pytest.approx(expected["agreement_rate"], abs=1e-9)
+    assert status["feedback"]["total_outcomes"] == len(outcomes)
+    assert status["feedback"]["joined_by_id"] == len(outcomes)  # met in its partition
+    feedback_files = sorted((home / "data").glob("p*/ml_feedback.csv"))
+    assert [path.parent.name for path in feedback_files] == ["p0", "p1", "p2"]  # one writer each
+    feedback_ids = [row["outcome_id"] for path in feedback_files for row in csv_rows(path)]
+    assert sorted(feedback_ids) == sorted(o.event_id for o in outcomes)
+    training_files = sorted((home / "data").glob("p*/ml_training_data.csv"))
+    labelled = sum(len(csv_rows(path)) for path in training_files)
+    assert labelled > 0
+    settings = load_settings(**{k: v for k, v in env.items() if k in FIELD_OF_ENV})
+    assert count_rows(committed_training_text(client, settings)) == labelled  # all partitions
+    for i in range(partitions):
+        for group in ("logs", "metrics", "feedback"):
+            stream = f"{{{prefix}-p{i}}}:stream:predictions"
+            assert client.xpending(stream, group)["pending"] == 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 
 STARTUP_TIMEOUT_S = 10.0
 CLUSTER_SLOTS = 16_384
@@ -191,6 +192,10 @@ class ClusterOfServers:
             for client in clients:
                 client.close()
         return self
+
+    def node_index(self, key: str) -> int:
+        """Which node serves `key` (the slots are split evenly, in node order)."""
+        return min(key_slot(key.encode()) // (CLUSTER_SLOTS // self.masters), self.masters - 1)
 
     def _wait_until_ok(self, clients: list[redis.Redis]) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
