@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,12 @@ from producer_sdk.events import (
     Prediction,
     TradeOutcome,
 )
+from producer_sdk.failures import (
+    PublishError,
+    ReplicationLagError,
+    describe_entries,
+    raise_unless_outage,
+)
 from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
 from producer_sdk.streams import (
     CONTROL_STREAMS,
@@ -38,14 +43,6 @@ SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, d
 SPOOL_RETRY_MAX_S = 4.0  # an outage costs a publish at most its timeout this often
 
 log = logging.getLogger("producer_sdk")
-
-
-class PublishError(Exception):
-    """Redis did not take the event; the cause is chained."""
-
-
-class ReplicationLagError(redis.RedisError):
-    """The primary took the events but too few replicas confirmed them in time."""
 
 
 class Publisher:
@@ -170,7 +167,7 @@ class Publisher:
             try:
                 return self._xadd_many(entries)
             except redis.RedisError as e:
-                raise PublishError(f"could not publish {_describe(entries)}: {e}") from e
+                raise PublishError(f"could not publish {describe_entries(entries)}: {e}") from e
         if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
             self.spool.append(entries)
             return None
@@ -179,7 +176,7 @@ class Publisher:
             try:
                 self.flush_spool()
             except redis.RedisError as e:
-                _raise_unless_outage(e, entries, cluster=self._cluster)
+                raise_unless_outage(e, entries, cluster=self._cluster)
                 self._redis_is_down(e)
                 return None
             self._redis_is_back()
@@ -187,7 +184,7 @@ class Publisher:
         try:
             ids = self._xadd_many(entries)
         except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
-            _raise_unless_outage(e, entries, cluster=self._cluster)
+            raise_unless_outage(e, entries, cluster=self._cluster)
             self._redis_is_down(e)
             self.spool.append(entries)
             return None
@@ -382,54 +379,6 @@ class Publisher:
 def _without_none(**fields: Any) -> dict[str, Any]:
     """Leave out unset arguments so model defaults (event_id, ts) apply."""
     return {name: value for name, value in fields.items() if value is not None}
-
-
-# Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
-# (a wrong password, NOPERM, a wrong key type) is a configuration error to fix, not to wait out
-OUTAGE_ERRORS = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.TryAgainError,
-    ReplicationLagError,  # replicas behind for a moment: replay later
-)
-
-
-# replies only a Redis Cluster gives: through a client of one node, a configuration error
-MISDIRECTED_ERRORS = (
-    redis.exceptions.AskError,  # MOVED too
-    redis.exceptions.ClusterCrossSlotError,
-    redis.exceptions.ClusterDownError,
-)
-
-
-def _raise_unless_outage(
-    error: redis.RedisError, entries: list[tuple[str, str]], *, cluster: bool = False
-) -> None:
-    """Spooling is for outages only; a configuration error raises `PublishError` at once.
-    A cluster client's CLUSTERDOWN (slots without a primary, mid-failover) is an outage."""
-    if cluster and isinstance(error, redis.exceptions.ClusterDownError):
-        return
-    if isinstance(error, MISDIRECTED_ERRORS):
-        raise PublishError(
-            f"could not publish {_describe(entries)}: {type(error).__name__}: {error}. The "
-            "URL points at one node of a Redis Cluster: use redis+cluster://host:port"
-            "[,host:port] and partitions= (the workers' MLMON_PARTITIONS); nothing was spooled"
-        ) from error
-    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
-        error, redis.exceptions.AuthenticationError
-    ):
-        return
-    raise PublishError(
-        f"could not publish {_describe(entries)}: {type(error).__name__}: {error} "
-        "(a configuration error, not an outage: nothing was spooled)"
-    ) from error
-
-
-def _describe(entries: list[tuple[str, str]]) -> str:
-    if len(entries) == 1:
-        return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
-    return f"{len(entries)} events"
 
 
 def _text(value: bytes | str) -> str:
