@@ -4,6 +4,7 @@ consume all partitions or some, readers sum them, and a client of one node is re
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import subprocess
 import zlib
@@ -273,3 +274,25 @@ def test_three_partitions_on_three_masters_survive_a_sigkilled_worker(
         for group in ("logs", "metrics", "feedback"):
             stream = f"{{{prefix}-p{i}}}:stream:predictions"
             assert client.xpending(stream, group)["pending"] == 0
+
+
+def test_dead_letters_of_every_partition_are_listed_counted_and_replayed(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str], prefix: str
+) -> None:
+    publisher = Publisher.from_url(
+        redis_cluster.url, prefix=prefix, on_failure="raise", partitions=PARTITIONS
+    )
+    stream = f"{{{prefix}-p2}}:stream:predictions"
+    bad_id = publisher.redis.xadd(stream, {"event": "{not json"}).decode()
+
+    result = run_mlmon("worker", "--burst", "--groups", "metrics", env=cluster_env)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert status_json(cluster_env)["dead_letters"] == 1
+    listed = run_mlmon("dlq", "list", "--json", "--stream", "predictions", env=cluster_env)
+    [letter] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (letter["stream"], letter["entry_id"]) == (stream, bad_id)
+    replayed = run_mlmon("dlq", "replay", "--all", env=cluster_env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"on {stream}" in replayed.stdout
+    assert publisher.redis.xlen(stream) == 2  # back on its own partition's stream
