@@ -296,3 +296,24 @@ def test_dead_letters_of_every_partition_are_listed_counted_and_replayed(
     assert replayed.returncode == 0, replayed.stderr
     assert f"on {stream}" in replayed.stdout
     assert publisher.redis.xlen(stream) == 2  # back on its own partition's stream
+
+
+def test_health_is_ok_with_a_live_worker_on_every_partition(
+    redis_cluster: ClusterOfServers, cluster_env: dict[str, str]
+) -> None:
+    worker = subprocess.Popen(
+        [MLMON, "worker"], env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(lambda: run_mlmon("health", env=cluster_env).returncode == 0, 60, poll_s=0.5)
+        health = run_mlmon("health", env=cluster_env)
+        assert health.stdout.startswith("ok: logs, metrics, feedback, retrain, alerts live")
+        groups = status_json(cluster_env)["consumer_groups"]
+        streams = {state["stream"] for state in groups if state["group"] == "metrics"}
+        assert streams == {
+            f"{{{cluster_env['MLMON_PREFIX']}-p{i}}}:stream:predictions" for i in range(PARTITIONS)
+        }
+        assert all(state["live_consumers"] for state in groups)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
