@@ -144,6 +144,11 @@ def test_a_client_of_one_cluster_node_is_a_configuration_error(
     assert "points at one node of a Redis Cluster" in health.stdout
     assert "MLMON_PARTITIONS" in health.stdout
 
+    for command in (["worker", "--burst"], ["status", "--json"]):
+        refused = run_mlmon(*command, env={**cluster_env, "REDIS_URL": one_node})
+        assert refused.returncode == 2, refused.stderr
+        assert "points at one node of a Redis Cluster" in refused.stderr
+
     unpartitioned = run_mlmon("health", env={**cluster_env, "MLMON_PARTITIONS": "1"})
     assert unpartitioned.returncode == 1
     assert "MLMON_PARTITIONS is 1" in unpartitioned.stdout

@@ -9,7 +9,7 @@ import threading
 import click
 
 from producer_sdk.streams import CONTROL_STREAMS
-from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.cli.common import EXIT_CONFIG, fail, fitting_redis_or_exit, settings_or_exit
 from worker.consumer.runtime import GroupConsumer
 from worker.consumer.service import run_consumers
 from worker.consumer.topology import GROUP_STREAMS, GroupName, known_names, parse_group_names
@@ -49,7 +49,7 @@ def worker(groups: str, burst: bool, consumer: str, partition_text: str | None) 
         partitions = parse_partitions(partition_text, settings.partitions)
     except ValueError as e:
         fail(f"--partitions: {e}", EXIT_CONFIG)
-    redis_or_exit(settings).close()
+    fitting_redis_or_exit(settings).close()
     stop = threading.Event()
     try:
         consumers = partition_consumers(

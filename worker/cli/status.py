@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.cli.common import (
+    EXIT_CONFIG,
+    fail,
+    fitting_redis_or_exit,
+    redis_or_exit,
+    settings_or_exit,
+)
 from worker.consumer.failures import current_faults
 from worker.consumer.health import group_states, health_problems
 from worker.consumer.topology import known_names, parse_group_names
@@ -42,7 +48,7 @@ def status(
 ) -> None:
     """Show the monitoring dashboard."""
     settings = settings_or_exit()
-    client = redis_or_exit(settings)
+    client = fitting_redis_or_exit(settings)
     if export_path is not None:
         snapshot = build_status(client, settings)
         if export_path.suffix == ".json":
