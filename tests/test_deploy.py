@@ -462,6 +462,9 @@ def test_a_partitions_keys_share_its_slot_and_the_shared_keys_the_control_slot()
         assert Keys.of(settings.for_partition(index)) == keys
     assert {key_slot(key.encode()) for key in shared} == {key_slot(b"mlmon")}
     assert Keys.partitions_of(load_settings()) == [Keys("mlmon")]  # today's layout
+    odd = load_settings(MLMON_PREFIX="{a-p1}")  # one partition: keys as before, whatever
+    assert Keys.of(odd).retrain_state == "{a-p1}:retrain:state"
+    assert odd.predictions_log_dir == odd.home / "logs" / "ml_predictions"
 
 
 def test_rq_support_preloads_what_the_jobs_import() -> None:

@@ -83,7 +83,9 @@ class Keys:
         """The keys of `settings`: of its partition when its prefix is a partition's (a
         partitioned worker's settings), else the shared ones (with more than one partition,
         readers take the per-partition keys from `partitions_of`)."""
-        if settings.partitions == 1 or PARTITION_TAG.match(settings.prefix):
+        if settings.partitions == 1:  # today's layout, whatever the prefix looks like
+            return cls(settings.prefix, settings.prefix)
+        if PARTITION_TAG.match(settings.prefix):
             return cls(settings.prefix)
         return cls(control_prefix(settings.prefix, settings.partitions))
 
@@ -92,7 +94,7 @@ class Keys:
         """Every partition's keys of the deployment, in partition order (one, today's
         layout, by default), from a partition's settings too."""
         if settings.partitions == 1:
-            return [cls(settings.prefix)]
+            return [cls(settings.prefix, settings.prefix)]
         match = PARTITION_TAG.match(settings.prefix)
         base = match["base"] if match else settings.prefix
         return [cls.partition(base, i) for i in range(settings.partitions)]

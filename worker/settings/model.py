@@ -208,7 +208,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """The partition these settings are for: a partitioned worker's settings carry the
         partition's prefix (`{mlmon-p3}`, `for_partition`); else None."""
         match = PARTITION_TAG.match(self.prefix)
-        return None if match is None else int(match["index"])
+        return None if match is None or self.partitions == 1 else int(match["index"])
 
     def for_partition(self, index: int) -> Settings:
         """The settings of partition `index`'s consumers: its key prefix, its own files
