@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import redis
+from redis.exceptions import RedisClusterException
 
 
 class PublishError(Exception):
@@ -35,12 +36,18 @@ MISDIRECTED_ERRORS = (
 )
 
 
+# what a send may raise: redis-py's errors, and its cluster client's own exception (not a
+# RedisError), raised when no node of the cluster can be reached
+SEND_ERRORS = (redis.RedisError, RedisClusterException)
+
+
 def raise_unless_outage(
-    error: redis.RedisError, entries: list[tuple[str, str]], *, cluster: bool = False
+    error: Exception, entries: list[tuple[str, str]], *, cluster: bool = False
 ) -> None:
     """Spooling is for outages only; a configuration error raises `PublishError` at once.
-    A cluster client's CLUSTERDOWN (slots without a primary, mid-failover) is an outage."""
-    if cluster and isinstance(error, redis.exceptions.ClusterDownError):
+    A cluster client's CLUSTERDOWN (slots without a primary, mid-failover), or no node
+    reachable, is an outage."""
+    if cluster and isinstance(error, redis.exceptions.ClusterDownError | RedisClusterException):
         return
     if isinstance(error, MISDIRECTED_ERRORS):
         raise PublishError(

@@ -22,6 +22,7 @@ from producer_sdk.events import (
     TradeOutcome,
 )
 from producer_sdk.failures import (
+    SEND_ERRORS,
     PublishError,
     ReplicationLagError,
     describe_entries,
@@ -166,7 +167,7 @@ class Publisher:
         if self.on_failure == "raise":
             try:
                 return self._xadd_many(entries)
-            except redis.RedisError as e:
+            except SEND_ERRORS as e:
                 raise PublishError(f"could not publish {describe_entries(entries)}: {e}") from e
         if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
             self.spool.append(entries)
@@ -175,7 +176,7 @@ class Publisher:
             self.spool.append(entries)
             try:
                 self.flush_spool()
-            except redis.RedisError as e:
+            except SEND_ERRORS as e:
                 raise_unless_outage(e, entries, cluster=self._cluster)
                 self._redis_is_down(e)
                 return None
@@ -183,7 +184,7 @@ class Publisher:
             return None
         try:
             ids = self._xadd_many(entries)
-        except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
+        except SEND_ERRORS as e:  # a partly sent pipeline is replayed whole: harmless
             raise_unless_outage(e, entries, cluster=self._cluster)
             self._redis_is_down(e)
             self.spool.append(entries)
@@ -236,7 +237,7 @@ class Publisher:
                 f"{self.replica_ack_timeout_ms} ms"
             )
 
-    def _redis_is_down(self, error: redis.RedisError) -> None:
+    def _redis_is_down(self, error: Exception) -> None:
         if self._retry_at_s == 0.0:
             log.warning(
                 "mlmon: Redis unreachable, spooling events to %s: %s", self.spool.path, error

@@ -18,6 +18,7 @@ from helpers import (
     assert_exactly_once,
     csv_rows,
     expected_metrics,
+    make_prediction,
     random_predictions,
     run_mlmon,
     status_json,
@@ -322,3 +323,34 @@ def test_health_is_ok_with_a_live_worker_on_every_partition(
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+
+
+def test_the_sdk_spools_while_the_cluster_is_down_and_replays_after(tmp_path: Path) -> None:
+    """A cluster client's "no node reachable" is an outage: spooled, never raised."""
+    cluster = ClusterOfServers(tmp_path / "cluster").start()
+    try:
+        publisher = Publisher.from_url(
+            cluster.url, prefix="down", partitions=3, spool_dir=tmp_path / "spool"
+        )
+        for node in cluster.nodes:
+            node.kill()
+        down = many_tickers(random_predictions(20, seed=7))
+        assert [publisher.publish(p) for p in down] == [None] * len(down)
+        assert publisher.spool.has_entries()
+        for node in cluster.nodes:
+            node.start()
+        later: list[Prediction] = []
+
+        def replayed() -> bool:
+            later.append(make_prediction(ticker=f"X{len(later)}"))
+            publisher.publish(later[-1])
+            return not publisher.spool.has_entries()
+
+        wait_until(replayed, 60, poll_s=0.5, what="the spool replayed")
+        published = set()
+        for index in range(3):
+            entries = publisher.redis.xrange(f"{{down-p{index}}}:stream:predictions")
+            published |= {json.loads(fields[b"event"])["event_id"] for _, fields in entries}
+        assert published == {p.event_id for p in [*down, *later]}
+    finally:
+        cluster.stop()
