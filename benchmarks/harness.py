@@ -41,6 +41,7 @@ class Sizes:
     cli_events: int = 1_000
     cli_repeats: int = 9
     soak_s: float = 60.0
+    cluster_events: int = 30_000
 
 
 FULL = Sizes()
@@ -58,6 +59,7 @@ QUICK = Sizes(
     cli_events=1_000,
     cli_repeats=5,
     soak_s=10.0,
+    cluster_events=3_000,
 )
 
 

@@ -49,6 +49,7 @@ SECTIONS = (
     "retraining",
     "cli",
     "soak",
+    "cluster",
 )
 # storage (6) runs before status (5) so that its 10,000-event memory rows come before the
 # ones status adds for its large load; rq and ceiling need the consumer section's numbers
@@ -62,6 +63,7 @@ RUN_ORDER = (
     "cli",
     "retraining",
     "soak",
+    "cluster",
 )
 SNAPSHOT_ENV = "MLMON_BENCH_SNAPSHOT"
 CODE_PACKAGES = ("worker", "producer_sdk")

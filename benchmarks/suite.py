@@ -23,6 +23,7 @@ from typing import Any
 import redis
 
 from benchmarks.cli_commands import bench_cli
+from benchmarks.cluster_cost import bench_cluster
 from benchmarks.consumer_throughput import bench_consumers
 from benchmarks.harness import FULL, MLMON, QUICK, Bench, BenchmarkError
 from benchmarks.machine import CpuSample, environment_facts, load_note
@@ -48,6 +49,7 @@ SECTION_FUNCTIONS: dict[str, tuple[int, str, Callable[[Bench], None]]] = {
     "retraining": (7, "retraining", bench_retraining),
     "cli": (8, "whole commands against a Python start-up anchor", bench_cli),
     "soak": (9, "soak at a live rate", bench_soak),
+    "cluster": (10, "Redis CPU per event: one Redis and Redis Cluster partitions", bench_cluster),
 }
 
 

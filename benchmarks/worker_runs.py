@@ -124,16 +124,16 @@ def measure_startup_s() -> float:
 
 def check_logs(home: Path, expected: int) -> None:
     """Every event exactly once in the JSONL and in the CSV, or the run does not count."""
-    directory = home / "logs" / "ml_predictions"
+    directory = home / "logs" / "ml_predictions"  # with a folder per partition in it
     ids: set[str] = set()
     lines = 0
-    for path in sorted(directory.glob("*.jsonl")):
+    for path in sorted(directory.glob("**/*.jsonl")):
         with path.open("rb") as log_file:
             for line in log_file:
                 lines += 1
                 ids.add(json.loads(line)["event_id"])
     csv_rows = 0
-    for path in sorted(directory.glob("*.csv")):
+    for path in sorted(directory.glob("**/*.csv")):
         with path.open("rb") as csv_file:
             csv_rows += sum(1 for _ in csv_file) - 1
     if not lines == len(ids) == csv_rows == expected:

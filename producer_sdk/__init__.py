@@ -22,7 +22,8 @@ if TYPE_CHECKING:
         new_event_id,
         parse_event,
     )
-    from producer_sdk.publisher import Publisher, PublishError
+    from producer_sdk.failures import PublishError
+    from producer_sdk.publisher import Publisher
     from producer_sdk.streams import (
         DEFAULT_PREFIX,
         DEFAULT_STREAM_MAXLEN,
@@ -44,7 +45,7 @@ _HOME = {
     "parse_event": "events",
     "DEFAULT_STREAM_MAXLEN": "streams",
     "Publisher": "publisher",
-    "PublishError": "publisher",
+    "PublishError": "failures",
     "DEFAULT_PREFIX": "streams",
     "STREAM_OF_TYPE": "streams",
     "StreamName": "streams",

@@ -11,6 +11,14 @@ TLS are separate options, since Sentinels are often deployed without either:
 same as the data nodes, `rediss+` meaning TLS). Any other option (`ssl_ca_certs`,
 `ssl_cert_reqs`...) goes to the data-node connections as in `redis.Redis.from_url`.
 
+Redis Cluster (with `MLMON_PARTITIONS`, see `producer_sdk.streams`) has its own scheme,
+so that one string tells every process (the SDK has no other settings) to use a cluster
+client, and a URL of one node is never taken for the whole cluster:
+
+    redis+cluster://[user:password@]host1:7000[,host2:7001...][?options]   (rediss+: TLS)
+
+Any reachable node will do; the client learns the others from it.
+
 A client through Sentinel asks the Sentinels for the current primary at every new
 connection, and a connection that gets READONLY (its server was demoted) is dropped and
 reopened to the new primary: nothing is written to a server that is no longer primary.
@@ -19,16 +27,19 @@ reopened to the new primary: nothing is written to a server that is no longer pr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 from redis.utils import SENTINEL
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
+CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
 DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_CLUSTER_PORT = 6379
 TRUE_TEXT = {"1", "true", "yes", "on"}
 FALSE_TEXT = {"0", "false", "no", "off"}
 # options of the data-node connections a Sentinel URL may carry: redis-py's typed URL
@@ -58,8 +69,46 @@ class SentinelUrl:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ClusterUrl:
+    """The parts of a `redis+cluster://` URL."""
+
+    nodes: list[tuple[str, int]]
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 def is_sentinel_url(url: str) -> bool:
     return urlsplit(url).scheme in SENTINEL_SCHEMES
+
+
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """Split a Redis Cluster URL; RedisUrlError names the part that is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme not in CLUSTER_SCHEMES:
+        raise RedisUrlError(f"not a Redis Cluster URL: {parts.scheme}:// (use redis+cluster://)")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":") if userinfo else ("", "", "")
+    nodes = [
+        _host_port(item, default_port=DEFAULT_CLUSTER_PORT) for item in hosts.split(",") if item
+    ]
+    if not nodes:
+        raise RedisUrlError("no cluster node given (redis+cluster://host:6379[,host:6379])")
+    if parts.path.strip("/"):
+        raise RedisUrlError("a Redis Cluster has only database 0: leave the path out")
+    return ClusterUrl(
+        nodes=nodes,
+        username=unquote(user) or None,
+        password=unquote(password) or None,
+        ssl=CLUSTER_SCHEMES[parts.scheme],
+        options=_typed_options(dict(parse_qsl(parts.query, keep_blank_values=True))),
+    )
 
 
 def parse_sentinel_url(url: str) -> SentinelUrl:
@@ -101,7 +150,10 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
 def client_from_url(url: str, **client_options: Any) -> redis.Redis:
     """A client for `url`; `client_options` (timeouts, retry...) apply to the data nodes'
     connections and, for timeouts, to the Sentinels' too. Raises RedisUrlError or
-    ValueError for a URL that cannot be used; connects lazily, like redis-py."""
+    ValueError for a URL that cannot be used; connects lazily, like redis-py (but a
+    cluster client asks a node for the slot map at once)."""
+    if is_cluster_url(url):
+        return cluster_client(parse_cluster_url(url), **client_options)
     if not is_sentinel_url(url):
         return redis.Redis.from_url(url, **client_options)
     parsed = parse_sentinel_url(url)
@@ -153,6 +205,22 @@ class DroppingSentinelConnection(SentinelManagedConnection):
 
 class DroppingSentinelSSLConnection(DroppingSentinelConnection, SentinelManagedSSLConnection):
     """The same over TLS."""
+def cluster_client(parsed: ClusterUrl, **client_options: Any) -> redis.Redis:
+    """A RedisCluster client, typed as the `redis.Redis` whose commands it offers: mlmon
+    sends it only single-slot commands and scripts (each partition is one hash tag)."""
+    options: dict[str, Any] = {**parsed.options, **client_options}
+    if parsed.ssl:
+        options["ssl"] = True
+    if parsed.username:
+        options["username"] = parsed.username
+    if parsed.password:
+        options["password"] = parsed.password
+    nodes = [ClusterNode(host, port) for host, port in parsed.nodes]  # type: ignore[no-untyped-call]
+    return cast(redis.Redis, RedisCluster(startup_nodes=nodes, **options))
+
+
+def is_cluster_client(client: object) -> bool:
+    return isinstance(client, RedisCluster)
 
 
 def _typed_options(options: dict[str, str]) -> dict[str, Any]:
@@ -179,7 +247,7 @@ def _flag(name: str, text: str) -> bool:
     raise RedisUrlError(f"option {name} must be true or false")
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def _host_port(text: str, *, default_port: int = DEFAULT_SENTINEL_PORT) -> tuple[str, int]:
     """'host', 'host:port', '[::1]' or '[::1]:port'; errors never repeat the text (a
     mistyped URL may have put part of a password here)."""
     if text.startswith("["):
@@ -190,11 +258,11 @@ def _host_port(text: str) -> tuple[str, int]:
     else:
         host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
     if not host:
-        raise RedisUrlError("a Sentinel address needs a host")
+        raise RedisUrlError("an address needs a host")
     try:
-        number = int(port) if port else DEFAULT_SENTINEL_PORT
+        number = int(port) if port else default_port
     except ValueError as e:
-        raise RedisUrlError("a Sentinel port must be a number") from e
+        raise RedisUrlError("a port must be a number") from e
     if not 0 < number < 65_536:
-        raise RedisUrlError("a Sentinel port must be from 1 to 65535")
+        raise RedisUrlError("a port must be from 1 to 65535")
     return host, number

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -14,7 +13,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from producer_sdk.connection import client_from_url
+from producer_sdk.connection import client_from_url, is_cluster_client
 from producer_sdk.events import (
     AnalysisCompleted,
     AnyEvent,
@@ -22,22 +21,29 @@ from producer_sdk.events import (
     Prediction,
     TradeOutcome,
 )
+from producer_sdk.failures import (
+    SEND_ERRORS,
+    PublishError,
+    ReplicationLagError,
+    describe_entries,
+    raise_unless_outage,
+)
 from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
-from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
+from producer_sdk.streams import (
+    CONTROL_STREAMS,
+    DEFAULT_PREFIX,
+    STREAM_OF_TYPE,
+    control_prefix,
+    partition_of,
+    partition_prefix,
+    stream_key_for,
+)
 from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
 SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, doubling
 SPOOL_RETRY_MAX_S = 4.0  # an outage costs a publish at most its timeout this often
 
 log = logging.getLogger("producer_sdk")
-
-
-class PublishError(Exception):
-    """Redis did not take the event; the cause is chained."""
-
-
-class ReplicationLagError(redis.RedisError):
-    """The primary took the events but too few replicas confirmed them in time."""
 
 
 class Publisher:
@@ -60,6 +66,10 @@ class Publisher:
         its event_id). A primary with fewer replicas connected (after a failover, before
         the old primary rejoins) is held to those it has. 0 (default) does not wait.
     :param replica_ack_timeout_s: how long to wait for those replicas.
+    :param partitions: the workers' `MLMON_PARTITIONS` (Redis Cluster). A prediction or an
+        outcome goes to partition `zlib.crc32(ticker) % partitions`, so an outcome meets its
+        prediction; analysis and backtest events concern the whole deployment and go to
+        the shared streams (`producer_sdk.streams`).
     """
 
     def __init__(
@@ -72,11 +82,14 @@ class Publisher:
         spool_max_mb: float | None = None,
         replicas_to_ack: int = 0,
         replica_ack_timeout_s: float = 0.1,
+        partitions: int = 1,
     ) -> None:
         if replicas_to_ack < 0 or replica_ack_timeout_s <= 0:
             raise ValueError("replicas_to_ack must be >= 0 and replica_ack_timeout_s > 0")
         if on_failure not in {"spool", "raise"}:
             raise ValueError("on_failure must be 'spool' or 'raise'")
+        if partitions < 1:
+            raise ValueError("partitions must be >= 1")
         self.redis = redis_client
         self.prefix = prefix
         self.on_failure = on_failure
@@ -86,7 +99,14 @@ class Publisher:
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
         )
-        self._stream_keys = {kind: stream_key_for(prefix, kind) for kind in EventType}
+        self.partitions = partitions
+        shared = control_prefix(prefix, partitions)
+        self._stream_keys = {kind: stream_key_for(shared, kind) for kind in EventType}
+        self._partition_keys = [
+            {kind: stream_key_for(partition_prefix(prefix, i), kind) for kind in EventType}
+            for i in range(partitions)
+        ]
+        self._cluster = is_cluster_client(redis_client)
         self.spool = Spool(spool_dir or default_spool_dir(), name=prefix, max_bytes=max_bytes)
         self._retry_at_s = 0.0  # while Redis is down, publishes go straight to the spool
         self._backoff_s = SPOOL_RETRY_FIRST_S
@@ -101,13 +121,14 @@ class Publisher:
         on_failure: Literal["spool", "raise"] = "spool",
         spool_dir: Path | None = None,
         replicas_to_ack: int = 0,
+        partitions: int = 1,
     ) -> Publisher:
         """Connect with socket timeouts of `publish_timeout_s` and no client-side retries,
         so an unreachable or stalled Redis costs trading code at most that long.
 
         `url` is `redis://`, `rediss://`, `unix://`, or `redis+sentinel://` /
-        `rediss+sentinel://` to follow a Sentinel-managed primary through failovers
-        (`producer_sdk.connection`)."""
+        `rediss+sentinel://` to follow a Sentinel-managed primary through failovers, or
+        `redis+cluster://` for a Redis Cluster (with `partitions`; `producer_sdk.connection`)."""
         client = client_from_url(
             url,
             socket_timeout=publish_timeout_s,
@@ -121,6 +142,7 @@ class Publisher:
             spool_dir=spool_dir,
             replicas_to_ack=replicas_to_ack,
             replica_ack_timeout_s=publish_timeout_s / 4,  # WAIT's timeout ends on a 100 ms tick
+            partitions=partitions,
         )
 
     def publish(self, event: AnyEvent) -> str | None:
@@ -145,8 +167,8 @@ class Publisher:
         if self.on_failure == "raise":
             try:
                 return self._xadd_many(entries)
-            except redis.RedisError as e:
-                raise PublishError(f"could not publish {_describe(entries)}: {e}") from e
+            except SEND_ERRORS as e:
+                raise PublishError(f"could not publish {describe_entries(entries)}: {e}") from e
         if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
             self.spool.append(entries)
             return None
@@ -154,16 +176,16 @@ class Publisher:
             self.spool.append(entries)
             try:
                 self.flush_spool()
-            except redis.RedisError as e:
-                _raise_unless_outage(e, entries)
+            except SEND_ERRORS as e:
+                raise_unless_outage(e, entries, cluster=self._cluster)
                 self._redis_is_down(e)
                 return None
             self._redis_is_back()
             return None
         try:
             ids = self._xadd_many(entries)
-        except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
-            _raise_unless_outage(e, entries)
+        except SEND_ERRORS as e:  # a partly sent pipeline is replayed whole: harmless
+            raise_unless_outage(e, entries, cluster=self._cluster)
             self._redis_is_down(e)
             self.spool.append(entries)
             return None
@@ -215,7 +237,7 @@ class Publisher:
                 f"{self.replica_ack_timeout_ms} ms"
             )
 
-    def _redis_is_down(self, error: redis.RedisError) -> None:
+    def _redis_is_down(self, error: Exception) -> None:
         if self._retry_at_s == 0.0:
             log.warning(
                 "mlmon: Redis unreachable, spooling events to %s: %s", self.spool.path, error
@@ -344,41 +366,20 @@ class Publisher:
                 f"publish() takes an event model (Prediction, AnalysisCompleted, "
                 f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
             )
-        return self._stream_keys[event.type], event.model_dump_json()
+        return self._stream_key(event), event.model_dump_json()
+
+    def _stream_key(self, event: AnyEvent) -> str:
+        """The event's stream: its partition's, by ticker (`partition_of`), when it is one
+        of the partitioned streams."""
+        if self.partitions == 1 or STREAM_OF_TYPE[event.type] in CONTROL_STREAMS:
+            return self._stream_keys[event.type]
+        routing_key = getattr(event, "ticker", None) or event.event_id
+        return self._partition_keys[partition_of(routing_key, self.partitions)][event.type]
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:
     """Leave out unset arguments so model defaults (event_id, ts) apply."""
     return {name: value for name, value in fields.items() if value is not None}
-
-
-# Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
-# (a wrong password, NOPERM, a wrong key type) is a configuration error to fix, not to wait out
-OUTAGE_ERRORS = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.TryAgainError,
-    ReplicationLagError,  # replicas behind for a moment: replay later
-)
-
-
-def _raise_unless_outage(error: redis.RedisError, entries: list[tuple[str, str]]) -> None:
-    """Spooling is for outages only; a configuration error raises `PublishError` at once."""
-    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
-        error, redis.exceptions.AuthenticationError
-    ):
-        return
-    raise PublishError(
-        f"could not publish {_describe(entries)}: {type(error).__name__}: {error} "
-        "(a configuration error, not an outage: nothing was spooled)"
-    ) from error
-
-
-def _describe(entries: list[tuple[str, str]]) -> str:
-    if len(entries) == 1:
-        return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
-    return f"{len(entries)} events"
 
 
 def _text(value: bytes | str) -> str:

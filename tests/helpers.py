@@ -213,8 +213,8 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def log_files(home: Path) -> tuple[list[Path], list[Path]]:
-    directory = home / "logs" / "ml_predictions"
-    return sorted(directory.glob("*.jsonl")), sorted(directory.glob("*.csv"))
+    directory = home / "logs" / "ml_predictions"  # and a folder per partition in it
+    return sorted(directory.glob("**/*.jsonl")), sorted(directory.glob("**/*.csv"))
 
 
 def assert_exactly_once(

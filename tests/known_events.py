@@ -71,7 +71,7 @@ def publish_known_events(
             holding_days=5,
             prediction_id=prediction.event_id,
         )
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     client.xadd(keys.stream(StreamName.PREDICTIONS), {"event": "not json"})
     seed_models(client, settings)
     return KnownEvents(predictions=predictions, outcomes=len(joined), dead_letters=1)
@@ -80,7 +80,7 @@ def publish_known_events(
 def seed_models(client: redis.Redis, settings: Settings) -> None:
     """Three versions (previous, rejected, live), their lifecycle events, run counters."""
     registry = ModelRegistry(client, settings)
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     for version, status, promoted_at in (
         (1, "previous", "2026-11-18T08:00:04+00:00"),
         (2, "rejected", None),

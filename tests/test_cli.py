@@ -30,7 +30,8 @@ def test_malformed_redis_url_and_bad_setting_stop_with_one_line(env: dict[str, s
     assert bad_scheme.returncode == 2
     assert bad_scheme.stderr.strip() == (
         "mlmon: REDIS_URL='http://localhost:6379' is invalid: "
-        "must start with redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://"
+        "must start with redis://, rediss://, unix://, redis+sentinel://, "
+        "rediss+sentinel://, redis+cluster:// or rediss+cluster://"
     )
     bad_zone = run_mlmon("worker", "--burst", env={**env, "MLMON_TIMEZONE": "Mars/Olympus"})
     assert bad_zone.returncode == 2

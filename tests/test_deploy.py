@@ -274,6 +274,8 @@ A_FILE = str(ROOT / "pyproject.toml")  # a path that exists and is no folder
 BAD_VALUES = {
     "REDIS_URL": "http://user:s3cret@localhost:6379",
     "MLMON_PREFIX": "{mlmon",
+    "MLMON_PARTITIONS": "0",
+    "MLMON_RQ_REDIS_URL": "redis+cluster://user:s3cret@127.0.0.1:7000",
     "MLMON_HOME": A_FILE,
     "MLMON_TIMEZONE": "Mars/Olympus",
     "MLMON_STREAM_MAXLEN": "10",
@@ -355,6 +357,7 @@ EXPECTED_MESSAGES = {
     "MLMON_BLOCK_MS": "(allowed: 1 <= value <= 60000)",
     "MLMON_HOME": "must be a folder",
     "REDIS_URL": "'http://user:***@localhost:6379' is invalid",
+    "MLMON_RQ_REDIS_URL": "RQ cannot run on a Redis Cluster",
 }
 
 
@@ -399,6 +402,7 @@ def test_config_prints_every_setting_with_the_password_masked(env: dict[str, str
 # design: `rq worker` and `rq info` must find them. These builders make RQ's keys or name
 # RQ's queues, so no hash tag in the prefix can place them; every other builder must.
 NOT_UNDER_THE_PREFIX = {"rq_job", "rq_queues", "retraining_queue", "alerts_queue"}
+KEYS_OF_KEYS = {"of", "partitions_of", "partition", "shared", "for_stream"}  # build no key
 # sample arguments, by parameter type: every value where there are few (each stream, with
 # and without the optional group)
 SAMPLE_ARGUMENTS: dict[object, list[object]] = {
@@ -417,7 +421,7 @@ def every_key(keys: Keys) -> list[str]:
     fields = {field.name for field in dataclasses.fields(Keys)}
     built: list[str] = []
     for name, member in inspect.getmembers(Keys):
-        if name.startswith("_") or name in fields or name in NOT_UNDER_THE_PREFIX:
+        if name.startswith("_") or name in fields | NOT_UNDER_THE_PREFIX | KEYS_OF_KEYS:
             continue
         if isinstance(member, property):
             built.append(getattr(keys, name))
@@ -446,6 +450,25 @@ def test_a_hash_tag_prefix_puts_every_key_on_one_cluster_slot(env: dict[str, str
     assert set(dir(Keys)) >= NOT_UNDER_THE_PREFIX
     assert Keys.rq_job("{mlmon}:rq", "j1") == "{mlmon}:rq:job:j1"  # RQ's layout, its prefix
     assert all(not q.startswith("{mlmon}:") for q in Keys("{mlmon}").rq_queues.values())
+
+
+def test_a_partitions_keys_share_its_slot_and_the_shared_keys_the_control_slot() -> None:
+    settings = load_settings(MLMON_PARTITIONS="4")
+    parts = Keys.partitions_of(settings)
+    assert [keys.prefix for keys in parts] == [f"{{mlmon-p{i}}}" for i in range(4)]
+    control = Keys.of(settings)
+    assert control.prefix == control.control == "{mlmon}"
+    shared = set(every_key(control))
+    for index, keys in enumerate(parts):
+        slots = {key_slot(key.encode()) for key in every_key(keys) if key not in shared}
+        assert slots == {key_slot(f"mlmon-p{index}".encode())}
+        assert keys.retrain_state == control.retrain_state  # the gate is one for all
+        assert Keys.of(settings.for_partition(index)) == keys
+    assert {key_slot(key.encode()) for key in shared} == {key_slot(b"mlmon")}
+    assert Keys.partitions_of(load_settings()) == [Keys("mlmon")]  # today's layout
+    odd = load_settings(MLMON_PREFIX="{a-p1}")  # one partition: keys as before, whatever
+    assert Keys.of(odd).retrain_state == "{a-p1}:retrain:state"
+    assert odd.predictions_log_dir == odd.home / "logs" / "ml_predictions"
 
 
 def test_rq_support_preloads_what_the_jobs_import() -> None:

@@ -32,14 +32,12 @@ def test_a_batch_ending_with_re_published_duplicates_keeps_its_new_events_in_the
     publisher.publish_many([*new, *old])
     assert run_mlmon("worker", "--burst", "--groups", "metrics", env=burst_env).returncode == 0
 
-    listed = [
-        json.loads(line) for line in client.lrange(Keys(settings.prefix).metrics_recent, 0, -1)
-    ]
+    listed = [json.loads(line) for line in client.lrange(Keys.of(settings).metrics_recent, 0, -1)]
     assert len(listed) == 50
     # newest first: the 20 new events, then the newest 30 of the first 60, each once
     assert [e["event_id"] for e in listed[:20]] == [e.event_id for e in reversed(new)]
     assert [e["event_id"] for e in listed[20:]] == [e.event_id for e in reversed(old)][:30]
-    all_time = client.hget(Keys(settings.prefix).metrics_all, "predictions")
+    all_time = client.hget(Keys.of(settings).metrics_all, "predictions")
     assert all_time is not None and int(all_time) == 80
 
 

@@ -36,6 +36,13 @@ Layout (prefix `mlmon` by default; the README lists these for redis-cli users):
     mlmon:faults                        "<group>:<consumer>" -> its environment fault (JSON)
     mlmon:files:committed               appended file (relative to MLMON_HOME) -> committed
                                         length in bytes (hash)
+
+Partitioned (`MLMON_PARTITIONS=N` > 1, for Redis Cluster): partition i holds the keys above
+that the atomic steps of its consumers touch (prediction and outcome streams, dead letters,
+idempotency marks, counters, recent list, Page-Hinkley state, feedback index, committed
+lengths, heartbeats, failures and faults) under the prefix `{mlmon-p<i>}`, a hash tag, so
+each partition is one slot; what all partitions share (retrain gate, models, alerts, drift
+baseline, and the analysis, backtest, models and alerts streams) is under `{mlmon}`.
 """
 
 from __future__ import annotations
@@ -43,7 +50,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from producer_sdk.streams import StreamName, stream_key
+from producer_sdk.streams import (
+    CONTROL_STREAMS,
+    PARTITION_TAG,
+    StreamName,
+    control_prefix,
+    partition_prefix,
+    stream_key,
+)
+from worker.settings import Settings
 
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 RQ_QUEUE_KINDS = ("retraining", "alerts")  # the keys of `Keys.rq_queues`
@@ -52,12 +67,60 @@ HOUR_FORMAT = "%Y-%m-%dT%H"
 
 @dataclass(frozen=True)
 class Keys:
-    """Key builder for one prefix."""
+    """Key builder for one prefix.
+
+    :param prefix: the prefix of per-partition keys (`mlmon`, or `{mlmon-p3}`).
+    :param control: the prefix of shared keys; by default the same, and for a partition's
+        prefix `{mlmon-p3}` the control tag `{mlmon}`.
+    """
 
     prefix: str
+    control: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.control:
+            match = PARTITION_TAG.match(self.prefix)
+            shared = f"{{{match['base']}}}" if match else self.prefix
+            object.__setattr__(self, "control", shared)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Keys:
+        """The keys of `settings`: of its partition when its prefix is a partition's (a
+        partitioned worker's settings), else the shared ones (with more than one partition,
+        readers take the per-partition keys from `partitions_of`)."""
+        if settings.partitions == 1:  # today's layout, whatever the prefix looks like
+            return cls(settings.prefix, settings.prefix)
+        if PARTITION_TAG.match(settings.prefix):
+            return cls(settings.prefix)
+        return cls(control_prefix(settings.prefix, settings.partitions))
+
+    @classmethod
+    def partitions_of(cls, settings: Settings) -> list[Keys]:
+        """Every partition's keys of the deployment, in partition order (one, today's
+        layout, by default), from a partition's settings too."""
+        if settings.partitions == 1:
+            return [cls(settings.prefix, settings.prefix)]
+        match = PARTITION_TAG.match(settings.prefix)
+        base = match["base"] if match else settings.prefix
+        return [cls.partition(base, i) for i in range(settings.partitions)]
+
+    @classmethod
+    def partition(cls, prefix: str, index: int) -> Keys:
+        """Partition `index` of the deployment with prefix `prefix`."""
+        return cls(partition_prefix(prefix, index))
+
+    @property
+    def shared(self) -> Keys:
+        """The keys of the control tag (itself with one partition): where the groups on the
+        shared streams keep their marks, heartbeats and dead letters."""
+        return Keys(self.control)
+
+    def for_stream(self, name: StreamName) -> Keys:
+        """The keys of the consumers of stream `name`: shared for a shared stream."""
+        return self.shared if name in CONTROL_STREAMS else self
 
     def stream(self, name: StreamName) -> str:
-        return stream_key(self.prefix, name)
+        return stream_key(self.control if name in CONTROL_STREAMS else self.prefix, name)
 
     @property
     def dead_stream(self) -> str:
@@ -79,7 +142,7 @@ class Keys:
 
     @property
     def drift_baseline(self) -> str:
-        return f"{self.prefix}:drift:baseline"
+        return f"{self.control}:drift:baseline"
 
     @property
     def drift_page_hinkley(self) -> str:
@@ -90,18 +153,18 @@ class Keys:
 
     @property
     def alerts_state(self) -> str:
-        return f"{self.prefix}:alerts:state"
+        return f"{self.control}:alerts:state"
 
     def alert_notification(self, notification_id: str) -> str:
-        return f"{self.prefix}:alerts:notification:{notification_id}"
+        return f"{self.control}:alerts:notification:{notification_id}"
 
     @property
     def alerts_failed(self) -> str:
-        return f"{self.prefix}:alerts:failed"
+        return f"{self.control}:alerts:failed"
 
     @property
     def alerts_lock(self) -> str:
-        return f"{self.prefix}:alerts:lock"
+        return f"{self.control}:alerts:lock"
 
     @property
     def dead_replayed(self) -> str:
@@ -141,12 +204,12 @@ class Keys:
     @property
     def retraining_queue(self) -> str:
         """The RQ queue name (`mlmon-retraining` for the default prefix)."""
-        return f"{self.prefix}-retraining"
+        return f"{self.control}-retraining"
 
     @property
     def alerts_queue(self) -> str:
         """The RQ queue of alert jobs (`mlmon-alerts` for the default prefix)."""
-        return f"{self.prefix}-alerts"
+        return f"{self.control}-alerts"
 
     @property
     def rq_queues(self) -> dict[str, str]:
@@ -155,21 +218,21 @@ class Keys:
 
     @property
     def retrain_state(self) -> str:
-        return f"{self.prefix}:retrain:state"
+        return f"{self.control}:retrain:state"
 
     @property
     def retrain_runs(self) -> str:
-        return f"{self.prefix}:retrain:runs"
+        return f"{self.control}:retrain:runs"
 
     @property
     def retrain_decisions(self) -> str:
-        return f"{self.prefix}:retrain:decisions"
+        return f"{self.control}:retrain:decisions"
 
     def model_registry(self, name: str) -> str:
-        return f"{self.prefix}:models:{name}:registry"
+        return f"{self.control}:models:{name}:registry"
 
     def model_live(self, name: str) -> str:
-        return f"{self.prefix}:models:{name}:live"
+        return f"{self.control}:models:{name}:live"
 
     def heartbeat(self, group: str, consumer: str) -> str:
         return f"{self.prefix}:heartbeat:{group}:{consumer}"

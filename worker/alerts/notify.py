@@ -18,7 +18,7 @@ from worker.alerts.configured import configured_channels
 from worker.alerts.rules import Alert
 from worker.keys import Keys
 from worker.log import get_logger
-from worker.redis_conn import connect
+from worker.redis_conn import connect, connect_rq
 from worker.rq_check import check_rq_prefix
 from worker.settings import Settings, load_settings
 
@@ -29,7 +29,11 @@ ALERTS_STREAM_MAXLEN = 10_000
 
 def alerts_queue(client: redis.Redis, settings: Settings) -> Queue:
     check_rq_prefix(settings)
-    return Queue(Keys(settings.prefix).alerts_queue, connection=client, serializer=JSONSerializer)
+    return Queue(
+        Keys.of(settings).alerts_queue,
+        connection=connect_rq(settings, client),
+        serializer=JSONSerializer,
+    )
 
 
 def notify(
@@ -39,7 +43,7 @@ def notify(
     Without `enqueue` it only reaches the stream and the log (the caller sends it)."""
     if not alerts:
         return None
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     notification_id = uuid.uuid4().hex[:16]
     notification = {
         "id": notification_id,
@@ -87,7 +91,7 @@ def deliver(*, notification_id: str, channel: str) -> str:
     settings = load_settings()
     client = connect(settings)
     try:
-        raw = client.get(Keys(settings.prefix).alert_notification(notification_id))
+        raw = client.get(Keys.of(settings).alert_notification(notification_id))
         if raw is None:
             return "expired"
         send(channel, json.loads(raw), settings)
@@ -109,7 +113,7 @@ def record_failure(
     settings = load_settings()
     reason = str(exc_value) if isinstance(exc_value, DeliveryError) else type(exc_value).__name__
     connection.xadd(
-        Keys(settings.prefix).alerts_failed,
+        Keys.of(settings).alerts_failed,
         {
             "job_id": job.id,
             "channel": job.kwargs.get("channel", ""),

@@ -17,7 +17,7 @@ def recent_alerts(
     client: redis.Redis, settings: Settings, *, limit: int = 20
 ) -> list[dict[str, Any]]:
     """The newest alerts, newest first, one row per alert (notifications flattened)."""
-    entries: Any = client.xrevrange(Keys(settings.prefix).stream(StreamName.ALERTS), count=limit)
+    entries: Any = client.xrevrange(Keys.of(settings).stream(StreamName.ALERTS), count=limit)
     rows = []
     for _, fields in entries:
         notification = json.loads(fields[b"event"])
@@ -29,6 +29,6 @@ def alerts_summary(client: redis.Redis, settings: Settings) -> dict[str, Any]:
     return {
         "available": True,
         "recent": recent_alerts(client, settings, limit=10),
-        "failed_deliveries": int(client.xlen(Keys(settings.prefix).alerts_failed)),
+        "failed_deliveries": int(client.xlen(Keys.of(settings).alerts_failed)),
         "channels": ["stream", "log", *configured_channels(settings)],
     }

@@ -9,7 +9,12 @@ import click
 import redis
 
 from worker.log import configure_logging
-from worker.redis_conn import RedisUnavailableError, connect
+from worker.redis_conn import (
+    RedisUnavailableError,
+    cluster_misdirection,
+    connect,
+    connect_rq,
+)
 from worker.settings import Settings, SettingsError, load_settings
 
 EXIT_UNAVAILABLE = 1
@@ -35,8 +40,24 @@ def settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
-def redis_or_exit(settings: Settings, *, shared_by_threads: int | None = None) -> redis.Redis:
+def redis_or_exit(
+    settings: Settings, *, shared_by_threads: int | None = None, rq: bool = False
+) -> redis.Redis:
+    """The main Redis, or with `rq` the one RQ keeps its queues on (`connect_rq`)."""
     try:
+        if rq:
+            return connect_rq(settings)
         return connect(settings, shared_by_threads=shared_by_threads)
     except RedisUnavailableError as e:
         fail(str(e), EXIT_UNAVAILABLE)
+
+
+def fitting_redis_or_exit(settings: Settings) -> redis.Redis:
+    """The main Redis, once it is known to fit the settings: a node of a Redis Cluster
+    through a plain URL, or a cluster without partitions, stops the command (exit 2)."""
+    client = redis_or_exit(settings)
+    problem = cluster_misdirection(client, settings)
+    if problem is not None:
+        client.close()
+        fail(problem.removeprefix("redis: "), EXIT_CONFIG)
+    return client

@@ -66,10 +66,16 @@ def acl(producer_password: str, worker_password: str) -> None:
     """Print least-privilege ACL users for MLMON_PREFIX: paste them into redis-cli."""
     settings = settings_or_exit()
     click.echo(
-        acl_setuser_line("mlmon-producer", producer_password, producer_acl_rules(settings.prefix))
+        acl_setuser_line(
+            "mlmon-producer",
+            producer_password,
+            producer_acl_rules(settings.prefix, settings.partitions),
+        )
     )
     click.echo(
         acl_setuser_line(
-            "mlmon-worker", worker_password, worker_acl_rules(settings.prefix, settings.rq_prefix)
+            "mlmon-worker",
+            worker_password,
+            worker_acl_rules(settings.prefix, settings.rq_prefix, settings.partitions),
         )
     )

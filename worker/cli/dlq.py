@@ -10,6 +10,8 @@ from producer_sdk import Publisher
 from worker.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, fail, redis_or_exit, settings_or_exit
 from worker.consumer.csv_cells import printable
 from worker.consumer.deadletters import DeadLetter, DeadLetters, parse_age
+from worker.redis_values import parse_stream_id
+from worker.settings import Settings
 
 
 @click.group()
@@ -24,7 +26,10 @@ def dlq() -> None:
 def dlq_list(stream: str | None, limit: int, as_json: bool) -> None:
     """The newest dead letters with their reasons."""
     settings = settings_or_exit()
-    letters = DeadLetters(redis_or_exit(settings), settings).newest(stream=stream, limit=limit)
+    every = [
+        letter for store in _stores(settings) for letter in store.newest(stream=stream, limit=limit)
+    ]
+    letters = sorted(every, key=lambda x: parse_stream_id(x.letter_id), reverse=True)[:limit]
     for letter in letters:
         if as_json:
             click.echo(json.dumps(letter.as_dict()))
@@ -44,7 +49,7 @@ def dlq_list(stream: str | None, limit: int, as_json: bool) -> None:
 def dlq_show(letter_id: str) -> None:
     """One dead letter, with its original entry (JSON)."""
     settings = settings_or_exit()
-    letter = DeadLetters(redis_or_exit(settings), settings).show(letter_id)
+    letter = next((x for s in _stores(settings) if (x := s.show(letter_id))), None)
     if letter is None:
         fail(f"no dead letter {letter_id}; see `mlmon dlq list`", EXIT_CONFIG)
     click.echo(json.dumps(letter.as_dict(), indent=2))
@@ -58,17 +63,17 @@ def dlq_replay(letter_id: str | None, replay_all: bool) -> None:
     if bool(letter_id) == replay_all:
         fail("give a dead letter id or --all", EXIT_CONFIG)
     settings = settings_or_exit()
-    letters = DeadLetters(redis_or_exit(settings), settings)
-    chosen: list[DeadLetter]
-    if replay_all:
-        chosen = [x for x in letters.newest(limit=1_000_000) if not x.replayed_as][::-1]
-    else:
-        found = letters.show(str(letter_id))
-        if found is None:
-            fail(f"no dead letter {letter_id}; see `mlmon dlq list`", EXIT_CONFIG)
-        chosen = [found]
-    for letter in chosen:
-        fresh, new_id = letters.replay(letter)
+    chosen: list[tuple[DeadLetters, DeadLetter]] = []
+    for store in _stores(settings):
+        if replay_all:
+            unreplayed = [x for x in store.newest(limit=1_000_000) if not x.replayed_as]
+            chosen += [(store, letter) for letter in reversed(unreplayed)]
+        elif (found := store.show(str(letter_id))) is not None:
+            chosen.append((store, found))
+    if letter_id and not chosen:
+        fail(f"no dead letter {letter_id}; see `mlmon dlq list`", EXIT_CONFIG)
+    for store, letter in chosen:
+        fresh, new_id = store.replay(letter)
         state = "replayed" if fresh else "already replayed"
         click.echo(f"{letter.letter_id}: {state} as {new_id} on {letter.stream}")
 
@@ -82,8 +87,15 @@ def dlq_purge(older_than: str) -> None:
     except ValueError as e:
         fail(str(e), EXIT_CONFIG)
     settings = settings_or_exit()
-    removed = DeadLetters(redis_or_exit(settings), settings).purge(older_than_s=age_s)
+    removed = sum(store.purge(older_than_s=age_s) for store in _stores(settings))
     click.echo(f"purged {removed} dead letters older than {older_than}")
+
+
+def _stores(settings: Settings) -> list[DeadLetters]:
+    """The dead-letter streams: one, or with partitions the shared one and each partition's."""
+    client = redis_or_exit(settings)
+    every = dict.fromkeys([settings, *settings.partition_settings()])
+    return [DeadLetters(client, part) for part in every]
 
 
 @click.group()

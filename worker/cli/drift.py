@@ -9,8 +9,8 @@ import click
 from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
 from worker.counters.features import FEATURE_PREFIX, feature_histograms
 from worker.counters.metrics import summarize
-from worker.counters.windows import window_counters
 from worker.drift.baseline import get_baseline, set_baseline
+from worker.drift.report import partition_window_counters
 from worker.keys import Keys
 
 
@@ -25,10 +25,10 @@ def baseline_set(window: str) -> None:
     """Make the metrics of the last WINDOW the baseline (Page-Hinkley restarts from its mean)."""
     settings = settings_or_exit(ML_DRIFT_WINDOW=window)
     client = redis_or_exit(settings)
-    counters = window_counters(client, Keys(settings.prefix), settings.drift_window)
+    counters = partition_window_counters(client, settings)
     if not counters.get("predictions"):
         fail(f"no predictions in the last {window}; nothing to take as a baseline", EXIT_CONFIG)
-    recent = client.lindex(Keys(settings.prefix).metrics_recent, 0)
+    recent = client.lindex(Keys.partitions_of(settings)[0].metrics_recent, 0)
     version = json.loads(recent).get("model_version") if recent else None
     record = set_baseline(
         client,

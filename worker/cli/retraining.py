@@ -51,7 +51,7 @@ def retrain(reason: str, force: bool) -> None:
     decision = request_retrain(client, settings, trigger=Trigger.MANUAL, reason=reason, force=force)
     if decision.accepted:
         click.echo(
-            f"accepted: job {decision.job_id} queued on {Keys(settings.prefix).retraining_queue}"
+            f"accepted: job {decision.job_id} queued on {Keys.of(settings).retraining_queue}"
         )
         return
     when = ""

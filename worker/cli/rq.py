@@ -47,8 +47,8 @@ def rq_worker(burst: bool, queue_kind: str, check: bool) -> None:
     the scheduler.
     """
     settings = settings_or_exit()
-    client = redis_or_exit(settings)
-    queue_name = Keys(settings.prefix).rq_queues[queue_kind]
+    client = redis_or_exit(settings, rq=True)
+    queue_name = Keys.of(settings).rq_queues[queue_kind]
     if check:
         _check_rq_worker(client, queue_name)
         return

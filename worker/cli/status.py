@@ -8,12 +8,18 @@ from pathlib import Path
 
 import click
 
-from worker.cli.common import EXIT_CONFIG, fail, redis_or_exit, settings_or_exit
+from worker.cli.common import (
+    EXIT_CONFIG,
+    fail,
+    fitting_redis_or_exit,
+    redis_or_exit,
+    settings_or_exit,
+)
 from worker.consumer.failures import current_faults
 from worker.consumer.health import group_states, health_problems
 from worker.consumer.topology import known_names, parse_group_names
 from worker.keys import Keys
-from worker.redis_conn import replica_of
+from worker.redis_conn import cluster_misdirection, replica_of
 from worker.status.snapshot import build_status
 from worker.status.text import render
 
@@ -42,7 +48,7 @@ def status(
 ) -> None:
     """Show the monitoring dashboard."""
     settings = settings_or_exit()
-    client = redis_or_exit(settings)
+    client = fitting_redis_or_exit(settings)
     if export_path is not None:
         snapshot = build_status(client, settings)
         if export_path.suffix == ".json":
@@ -85,6 +91,10 @@ def health(groups: str) -> None:
         names = parse_group_names(groups)
     except ValueError as e:
         fail(str(e), EXIT_CONFIG)
+    misdirected = cluster_misdirection(client, settings)
+    if misdirected is not None:
+        click.echo(misdirected)
+        raise SystemExit(1)
     problems = health_problems(
         group_states(client, settings, names), max_lag=settings.health_max_lag
     )
@@ -96,7 +106,10 @@ def health(groups: str) -> None:
             f"{primary}; point REDIS_URL at the primary (or use redis+sentinel://)",
         )
     problems += [
-        f.line() for f in current_faults(client, Keys(settings.prefix)) if f.group in names
+        f.line()
+        for keys in dict.fromkeys([*Keys.partitions_of(settings), Keys.of(settings)])
+        for f in current_faults(client, keys)
+        if f.group in names
     ]
     for problem in problems:
         click.echo(problem)

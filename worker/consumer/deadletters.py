@@ -17,6 +17,7 @@ from typing import Any
 import redis
 import redis.commands.core
 
+from producer_sdk.connection import is_cluster_client
 from producer_sdk.streams import StreamName
 from worker.keys import Keys
 from worker.log import get_logger
@@ -40,8 +41,10 @@ def send_to_dead(
     dead: list[DeadEntry],
 ) -> None:
     """Dead-letter and acknowledge entries, each once (a poison entry once per group)."""
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     pipe = client.pipeline(transaction=False)
+    # a cluster pipeline runs no scripts: there each letter is a round trip (they are rare)
+    runner = client if is_cluster_client(client) else pipe
     dead_at = datetime.now(UTC).isoformat()
     for entry_id, fields, reason, deliveries in dead:
         group_scope = group if reason.startswith("poison") else None
@@ -63,7 +66,7 @@ def send_to_dead(
                 settings.dedup_ttl_s,
                 *chain.from_iterable(letter.items()),
             ],
-            client=pipe,
+            client=runner,
         )
         log.warning("dead-lettered", entry_id=entry_id, reason=reason)
     pipe.execute()
@@ -96,11 +99,13 @@ class DeadLetters:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
 
     def newest(self, *, stream: str | None = None, limit: int = 50) -> list[DeadLetter]:
         """Newest first; `stream` filters by the original stream (its key or its name)."""
         letters: list[DeadLetter] = []
+        names = {name.value: self.keys.stream(name) for name in StreamName}
+        wanted = None if stream is None else {stream, names.get(stream, stream)}
         last = "+"
         while len(letters) < limit:
             batch: Any = self.client.xrevrange(self.keys.dead_stream, max=last, count=500)
@@ -108,10 +113,7 @@ class DeadLetters:
                 break
             for letter_id, raw in batch:
                 letter = self._letter(letter_id, raw)
-                if stream is None or letter.stream in {
-                    stream,
-                    f"{self.settings.prefix}:stream:{stream}",
-                }:
+                if wanted is None or letter.stream in wanted:
                     letters.append(letter)
             last = "(" + as_text(batch[-1][0])
         return letters[:limit]

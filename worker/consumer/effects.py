@@ -101,7 +101,7 @@ class EffectsApplier:
     def __init__(self, client: redis.Redis, settings: Settings, *, group: str) -> None:
         self.settings = settings
         self.group = group
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.marks = Marks(self.keys, group)
         self._script: Script = load_script(client, "apply_batch")
 

@@ -40,11 +40,15 @@ class GroupState:
 def group_states(
     client: redis.Redis, settings: Settings, groups: list[GroupName] | None = None
 ) -> list[GroupState]:
-    keys = Keys(settings.prefix)
     names = groups or list(GROUP_STREAMS)
     states = []
-    for stream_name in sorted({s for name in names for s in GROUP_STREAMS[name]}, key=str):
-        stream_key = keys.stream(stream_name)
+    stream_names = sorted({s for name in names for s in GROUP_STREAMS[name]}, key=str)
+    streams = {  # every partition's stream (a shared stream once)
+        keys.stream(stream_name): (keys.for_stream(stream_name), stream_name)
+        for stream_name in stream_names
+        for keys in Keys.partitions_of(settings)
+    }
+    for stream_key, (keys, stream_name) in streams.items():
         info = {as_text(g["name"]): g for g in _groups_of(client, stream_key)}
         added, length = _added_and_length(client, stream_key) if info else (0, 0)
         for name in names:

@@ -38,7 +38,7 @@ def trim_stream(
 ) -> int:
     """Trim one stream by age, keeping what any of `readers` (group names) still needs.
     Returns the number of entries removed."""
-    key = Keys(settings.prefix).stream(stream)
+    key = Keys.of(settings).stream(stream)
     try:
         groups: list[dict[str, Any]] = client.xinfo_groups(key)
     except redis.ResponseError:
@@ -107,4 +107,4 @@ def _gzip(path: Path) -> None:
 def _forget(client: redis.Redis, settings: Settings, path: Path) -> None:
     """Drop a file's committed length: a late event for that day starts a new file."""
     name = path.relative_to(settings.home).as_posix()
-    client.hdel(Keys(settings.prefix).files_committed, name)
+    client.hdel(Keys.of(settings).files_committed, name)

@@ -82,7 +82,7 @@ class GroupConsumer:
         self.settings = settings
         self.consumer = consumer
         self.stop = stop
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.stats = ConsumerStats()
         self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
         self._dead_letter = load_script(client, "dead_letter")

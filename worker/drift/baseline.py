@@ -29,19 +29,22 @@ def set_baseline(
     model_version: str | None,
     source: str,
 ) -> dict[str, Any]:
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     record = {
         "counters": counters,
         "model_version": model_version,
         "source": source,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    pipe = client.pipeline(transaction=True)
+    # one atomic step in one Redis; with partitions (slots of a cluster), one per key
+    pipe = client.pipeline(transaction=settings.partitions == 1)
     detector = page_hinkley.seed(
         summarize(counters)["avg_ml_confidence"], counters.get("ml_confidence_count", 0)
     )
-    pipe.delete(keys.drift_baseline, keys.drift_page_hinkley)
-    pipe.hset(keys.drift_page_hinkley, mapping={k: repr(v) for k, v in detector.items()})
+    pipe.delete(keys.drift_baseline)
+    for part in Keys.partitions_of(settings):  # every partition's detector restarts
+        pipe.delete(part.drift_page_hinkley)
+        pipe.hset(part.drift_page_hinkley, mapping={k: repr(v) for k, v in detector.items()})
     pipe.hset(
         keys.drift_baseline, mapping={name: json.dumps(value) for name, value in record.items()}
     )
@@ -50,13 +53,13 @@ def set_baseline(
 
 
 def get_baseline(client: redis.Redis, settings: Settings) -> dict[str, Any] | None:
-    raw: dict[bytes, bytes] = client.hgetall(Keys(settings.prefix).drift_baseline)  # type: ignore[assignment]
+    raw: dict[bytes, bytes] = client.hgetall(Keys.of(settings).drift_baseline)  # type: ignore[assignment]
     if not raw:
         return None
     return {name.decode(): json.loads(value) for name, value in raw.items()}
 
 
 def baseline_version(client: redis.Redis, settings: Settings) -> str | None:
-    raw = client.hget(Keys(settings.prefix).drift_baseline, "model_version")
+    raw = client.hget(Keys.of(settings).drift_baseline, "model_version")
     value: str | None = None if raw is None else json.loads(raw)
     return value

@@ -8,8 +8,9 @@ from typing import Any
 
 import redis
 
-from worker.counters.metrics import VERDICT_KINDS
+from worker.counters.metrics import VERDICT_KINDS, add_counters
 from worker.counters.windows import window_counters, window_span
+from worker.drift import page_hinkley
 from worker.drift.baseline import get_baseline
 from worker.drift.checks import DriftConfig, run_checks
 from worker.drift.features import FeatureConfig, run_feature_checks
@@ -51,8 +52,29 @@ def drift_report(
 
 
 def read_page_hinkley(client: redis.Redis, settings: Settings) -> dict[str, float]:
-    raw: dict[bytes, bytes] = client.hgetall(Keys(settings.prefix).drift_page_hinkley)  # type: ignore[assignment]
-    return {k.decode(): float(v) for k, v in raw.items()}
+    """The detector's state; with partitions, each partition runs its own detector over its
+    events in order (a sum of states means nothing), and the one with the highest score
+    speaks for all: the worst status."""
+    states = []
+    for keys in Keys.partitions_of(settings):
+        raw: dict[bytes, bytes] = client.hgetall(keys.drift_page_hinkley)  # type: ignore[assignment]
+        states.append({k.decode(): float(v) for k, v in raw.items()})
+    started = [state for state in states if state.get("n")]
+    if not started:
+        return states[0]
+    return max(started, key=lambda state: page_hinkley.score(state)[0])
+
+
+def partition_window_counters(
+    client: redis.Redis, settings: Settings, *, now: datetime | None = None
+) -> dict[str, int]:
+    """The `ML_DRIFT_WINDOW` counters summed over the partitions."""
+    return add_counters(
+        [
+            window_counters(client, keys, settings.drift_window, now=now)
+            for keys in Keys.partitions_of(settings)
+        ]
+    )
 
 
 def detect_drift(
@@ -71,7 +93,7 @@ def detect_drift(
         baseline = {"counters": counters_from_metrics(baseline), "source": "given metrics"}
     return drift_report(
         baseline,
-        window_counters(client, Keys(settings.prefix), settings.drift_window, now=now),
+        partition_window_counters(client, settings, now=now),
         read_page_hinkley(client, settings),
         settings,
         now=now,
@@ -108,7 +130,7 @@ def feature_report(
     the `ML_DRIFT_WINDOW` counters against the baseline's, and the monitored set."""
     config = FeatureConfig(min_samples=settings.drift_min_samples)
     report = run_feature_checks(baseline["counters"] if baseline else None, window_counters, config)
-    monitored = client.smembers(Keys(settings.prefix).features_monitored)
+    monitored = client.smembers(Keys.of(settings).shared.features_monitored)
     names = sorted(name.decode("utf-8", "replace") for name in monitored)  # type: ignore[union-attr]
     return {
         "available": True,

@@ -49,7 +49,7 @@ class AlertsHandler:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self._next_check_s = 0.0
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
@@ -99,7 +99,7 @@ def check_alerts(
 ) -> list[Alert]:
     """Evaluate every rule once (or those whose names start with one of `only`); send
     what fires or resolves as one notification."""
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     status = build_status(client, settings)
     raw: dict[bytes, bytes] = client.hgetall(keys.alerts_state)  # type: ignore[assignment]
     stored = {k.decode(): v for k, v in raw.items()}

@@ -87,7 +87,7 @@ class FeedbackHandler:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.label_rule = load_label_rule(
             settings.label_rule, strong_buy_pnl_pct=settings.strong_buy_pnl_pct
         )

@@ -80,7 +80,7 @@ class FeedbackIndex:
         self.client = client
         self.settings = settings
         self.group = group
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self._script = load_script(client, "index_predictions")
 
     def index(self, entry_ids: list[str], events: Sequence[Prediction]) -> None:

@@ -98,7 +98,7 @@ class LogsHandler:
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.directory = settings.predictions_log_dir
         self.journal = Journal(
             client,

@@ -46,7 +46,7 @@ class MetricsHandler:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.effects = EffectsApplier(client, settings, group=self.group)
         self._granularities = (
             (60, int(MINUTE_BUCKET_TTL.total_seconds()), self.keys.metrics_minute),
@@ -128,7 +128,7 @@ class MetricsHandler:
         whichever worker asks."""
         offered = sorted(names)
         replies = self._admit(
-            keys=[self.keys.features_monitored],
+            keys=[self.keys.shared.features_monitored],
             args=[self.settings.features_monitored, *offered],
         )
         self._features.record(

@@ -39,7 +39,7 @@ class RetrainHandler:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self._next_check_s = 0.0
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:

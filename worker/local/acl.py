@@ -9,7 +9,7 @@ KEYS, DEBUG ...).
 
 from __future__ import annotations
 
-from producer_sdk.streams import STREAM_OF_TYPE
+from producer_sdk.streams import STREAM_OF_TYPE, control_prefix
 from worker.keys import Keys
 from worker.settings import rq_prefix_for
 
@@ -39,9 +39,15 @@ WORKER_EXTRA = (
 )
 
 
-def producer_acl_rules(prefix: str) -> list[str]:
-    keys = Keys(prefix)
-    streams = sorted({keys.stream(name) for name in STREAM_OF_TYPE.values()})
+# what redis-py's cluster client asks a node for when it starts (the slot map, commands)
+CLUSTER_CLIENT_COMMANDS = ("+cluster|slots", "+cluster|shards", "+cluster|nodes", "+command")
+
+
+def producer_acl_rules(prefix: str, partitions: int = 1) -> list[str]:
+    every = [Keys(control_prefix(prefix, partitions))]
+    if partitions > 1:
+        every += [Keys.partition(prefix, i) for i in range(partitions)]
+    streams = sorted({keys.stream(name) for keys in every for name in STREAM_OF_TYPE.values()})
     return [
         "on",
         "resetkeys",
@@ -53,16 +59,19 @@ def producer_acl_rules(prefix: str) -> list[str]:
         "+role",  # ... as many as are connected
         "+ping",
         "+hello",
+        *(CLUSTER_CLIENT_COMMANDS if partitions > 1 else ()),
     ]
 
 
-def worker_acl_rules(prefix: str, rq_prefix: str | None = None) -> list[str]:
+def worker_acl_rules(prefix: str, rq_prefix: str | None = None, partitions: int = 1) -> list[str]:
     rq_prefix = rq_prefix or rq_prefix_for(prefix)
     rq_keys = [] if rq_prefix.startswith(f"{prefix}:") else [f"~{rq_prefix}:*"]
+    # partitioned: the control tag and every partition's tag (`{` and `}` are literal)
+    own_keys = [f"~{prefix}:*"] if partitions == 1 else [f"~{{{prefix}}}:*", f"~{{{prefix}-p*}}:*"]
     return [
         "on",
         "resetkeys",
-        f"~{prefix}:*",
+        *own_keys,
         *rq_keys,
         "resetchannels",
         f"&{rq_prefix}:*",
@@ -70,6 +79,7 @@ def worker_acl_rules(prefix: str, rq_prefix: str | None = None) -> list[str]:
         *WORKER_CATEGORIES,
         "-@dangerous",
         *WORKER_EXTRA,
+        *(CLUSTER_CLIENT_COMMANDS if partitions > 1 else ()),
     ]
 
 

@@ -107,7 +107,7 @@ def _degrade(
     demo_settings = settings.replace(alert_for="0s")  # no waiting in a demo
     # the demo's workers have stopped by now: only the model's own alerts are news
     fired = check_alerts(client, demo_settings, only=("drift:", "target_", "features:"))
-    say(f"alert rules: {len(fired)} alert(s) on {Keys(settings.prefix).stream(StreamName.ALERTS)}")
+    say(f"alert rules: {len(fired)} alert(s) on {Keys.of(settings).stream(StreamName.ALERTS)}")
     queue = alerts_queue(client, settings)
     if len(queue):
         SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.crc import key_slot
 
 STARTUP_TIMEOUT_S = 10.0
+CLUSTER_SLOTS = 16_384
+CLUSTER_BUS_OFFSET = 10_000  # a node's cluster bus listens on its port plus this
 PING_POLL_S = 0.05
 # persistence presets (append to `args`)
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
@@ -127,3 +130,88 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too."""
+    while True:
+        port = free_port()
+        if port + CLUSTER_BUS_OFFSET > 65_535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+
+
+@dataclass
+class ClusterOfServers:
+    """A Redis Cluster of `masters` primaries (no replicas) on loopback ports: the tests'
+    and the benchmark's cluster, each node a RedisServer with its own folder."""
+
+    directory: Path
+    masters: int = 3
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The `redis+cluster://` URL of every node."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> ClusterOfServers:
+        """Start the nodes, give each an equal share of the 16384 slots, and wait until
+        every node sees the cluster as ok."""
+        for index in range(self.masters):
+            node_dir = self.directory / f"node{index}"
+            node = RedisServer(node_dir, port=free_cluster_port())
+            node.args = (
+                *NO_PERSISTENCE,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str((node_dir / "nodes.conf").resolve()),
+            )
+            try:
+                self.nodes.append(node.start())
+            except RedisServerError:
+                self.stop()
+                raise
+        clients = [redis.Redis(port=node.port) for node in self.nodes]
+        try:
+            share = CLUSTER_SLOTS // self.masters
+            for index, client in enumerate(clients):
+                last = CLUSTER_SLOTS - 1 if index == self.masters - 1 else (index + 1) * share - 1
+                client.execute_command("CLUSTER ADDSLOTSRANGE", index * share, last)  # type: ignore[no-untyped-call]
+                client.execute_command("CLUSTER SET-CONFIG-EPOCH", index + 1)  # type: ignore[no-untyped-call]
+            for client in clients[1:]:
+                client.execute_command("CLUSTER MEET", "127.0.0.1", self.nodes[0].port)  # type: ignore[no-untyped-call]
+            self._wait_until_ok(clients)
+        finally:
+            for client in clients:
+                client.close()
+        return self
+
+    def node_index(self, key: str) -> int:
+        """Which node serves `key` (the slots are split evenly, in node order)."""
+        return min(key_slot(key.encode()) // (CLUSTER_SLOTS // self.masters), self.masters - 1)
+
+    def _wait_until_ok(self, clients: list[redis.Redis]) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            infos = [client.execute_command("CLUSTER INFO") for client in clients]  # type: ignore[no-untyped-call]
+            if all(_cluster_ok(info, self.masters) for info in infos):
+                return
+            time.sleep(PING_POLL_S)
+        self.stop()
+        raise RedisServerError(f"the cluster was not ok within {STARTUP_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop(save=False)
+
+
+def _cluster_ok(info: dict[str, str], masters: int) -> bool:
+    """CLUSTER INFO (as redis-py parses it) says ok, and the node knows every master."""
+    return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == masters

@@ -70,7 +70,7 @@ def ask_gate(
 ) -> Decision:
     """The gate's decision for one request; when accepted (and not `dry_run`) it has taken
     the single-flight slot, and the caller must enqueue the job or free the slot."""
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     job_id = f"retrain-{uuid.uuid4().hex[:12]}"
     gate = load_script(client, "retrain_gate")
     gate_keys = [keys.retrain_state, keys.retrain_runs, keys.retrain_decisions]
@@ -119,7 +119,7 @@ def finish_run(
     """Free the single-flight slot of `job_id`; a completed run starts the interval and
     uses up the `rows_read` it trained on (data `data_sha256`)."""
     finish = load_script(client, "retrain_finish")
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     freed = finish(
         keys=[keys.retrain_state],
         args=[
@@ -135,14 +135,36 @@ def finish_run(
 
 
 def committed_training_text(client: redis.Redis, settings: Settings) -> str:
-    """The training CSV as committed (never half a batch), read under its lock."""
-    return read_committed(
-        client,
-        Keys(settings.prefix),
-        home=settings.home,
-        path=settings.training_csv,
-        lock_path=settings.feedback_lock,
-    )
+    """The training CSV as committed (never half a batch), read under its lock; with
+    partitions, the shared file (rows appended by hand) and then every partition's, in
+    partition order, under the first one's header."""
+    sources = dict.fromkeys([settings, *settings.partition_settings()])
+    texts = [
+        read_committed(
+            client,
+            Keys.of(part),
+            home=part.home,
+            path=part.training_csv,
+            lock_path=part.feedback_lock,
+        )
+        for part in sources
+    ]
+    return join_csv_texts(texts)
+
+
+def join_csv_texts(texts: list[str]) -> str:
+    """CSV texts with one header: the first file's; the others' must be the same."""
+    present = [text for text in texts if text]
+    if len(present) <= 1:
+        return present[0] if present else ""
+    header = present[0].partition("\n")[0]
+    parts = [present[0]]
+    for text in present[1:]:
+        first, _, rows = text.partition("\n")
+        if first != header:
+            raise ValueError(f"partitions' training files differ in their columns: {first!r}")
+        parts.append(rows)
+    return "".join(parts)
 
 
 def count_rows(text: str) -> int:

@@ -58,7 +58,7 @@ def retrain(
 ) -> dict[str, Any]:
     started = time.monotonic()
     # the job's own code runs: a worker that takes the job but cannot read it never gets here
-    client.hset(Keys(settings.prefix).retrain_state, "active_started", job_id)
+    client.hset(Keys.of(settings).retrain_state, "active_started", job_id)
     base: dict[str, Any] = {"job_id": job_id, "trigger": trigger, "reason": reason, "force": force}
     registry = ModelRegistry(client, settings)
     try:
@@ -162,7 +162,7 @@ def _usable_live_model(registry: ModelRegistry) -> tuple[Any, dict[str, Any]] | 
 
 
 def _last_data_sha256(client: redis.Redis, settings: Settings) -> str | None:
-    raw = client.hget(Keys(settings.prefix).retrain_state, "data_sha256_at_last_run")
+    raw = client.hget(Keys.of(settings).retrain_state, "data_sha256_at_last_run")
     return None if raw is None else as_text(raw)
 
 

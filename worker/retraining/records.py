@@ -35,7 +35,7 @@ class ModelRecords:
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
-        self.keys = Keys(settings.prefix)
+        self.keys = Keys.of(settings)
         self.name = settings.model_name
         self.registry_key = self.keys.model_registry(self.name)
         self.live_key = self.keys.model_live(self.name)

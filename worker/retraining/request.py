@@ -15,6 +15,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from worker.keys import Keys
+from worker.redis_conn import connect_rq
 from worker.redis_values import as_text
 from worker.retraining.files import utc_now_iso
 from worker.retraining.gate import Decision, Trigger, ask_gate, decision_fields, finish_run
@@ -31,7 +32,9 @@ def retraining_queue(client: redis.Redis, settings: Settings) -> Queue:
     """The RQ queue of retraining jobs (JSON-serialized, so any RQ worker can read them)."""
     check_rq_prefix(settings)
     return Queue(
-        Keys(settings.prefix).retraining_queue, connection=client, serializer=JSONSerializer
+        Keys.of(settings).retraining_queue,
+        connection=connect_rq(settings, client),
+        serializer=JSONSerializer,
     )
 
 
@@ -93,18 +96,19 @@ def free_unreadable_job(client: redis.Redis, settings: Settings) -> bool:
     job a worker started and ended without that mark never ran: it is deleted, and the
     run recorded as failed with how to fix the worker (an alert follows).
     """
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     state: Any = client.hmget(keys.retrain_state, ["active_job", "active_started"])
     job_id, started = (None if v is None else as_text(v) for v in state)
     if not job_id or started == job_id:
         return False
-    job: Any = client.hmget(Keys.rq_job(settings.rq_prefix, job_id), ["status", "started_at"])
+    rq_client = connect_rq(settings, client)
+    job: Any = rq_client.hmget(Keys.rq_job(settings.rq_prefix, job_id), ["status", "started_at"])
     status, began = job
     if not began or status is None or as_text(status) not in ENDED_STATUSES:
         return False  # queued and not taken yet, or running now
     error = UNREADABLE.format(job_id=job_id, queue=keys.retraining_queue)
     with contextlib.suppress(NoSuchJobError):
-        Job.fetch(job_id, connection=client, serializer=JSONSerializer).delete()
+        Job.fetch(job_id, connection=rq_client, serializer=JSONSerializer).delete()
     summary = {"job_id": job_id, "outcome": "failed", "error": error, "at": utc_now_iso()}
     if not finish_run(client, settings, job_id=job_id, completed=False, summary=summary):
         return False

@@ -16,7 +16,7 @@ from worker.settings import Settings
 
 
 def retraining_summary(client: redis.Redis, settings: Settings) -> dict[str, Any]:
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     raw: dict[bytes, bytes] = client.hgetall(keys.retrain_state)  # type: ignore[assignment]
     state = {k.decode(): v.decode() for k, v in raw.items()}
     probe = ask_gate(client, settings, trigger=Trigger.MANUAL, reason="status", dry_run=True)

@@ -25,7 +25,7 @@ def retraining_timeline(
     client: redis.Redis, settings: Settings, *, limit: int = EVENT_LIMIT
 ) -> dict[str, Any]:
     """Events oldest first, versions by number, and the live model's history."""
-    keys = Keys(settings.prefix)
+    keys = Keys.of(settings)
     pipe = client.pipeline(transaction=False)
     pipe.xrevrange(keys.stream(StreamName.MODELS), count=limit)
     pipe.hgetall(keys.model_registry(settings.model_name))

@@ -39,7 +39,7 @@ def append_training_rows(
     A new file takes the rows' names, sorted, then `label`; an existing file keeps its
     header, and a row with a name it lacks is refused.
     """
-    keys, path = Keys(settings.prefix), settings.training_csv
+    keys, path = Keys.of(settings), settings.training_csv
     name = path.relative_to(settings.home).as_posix()
     settings.feedback_lock.parent.mkdir(parents=True, exist_ok=True)
     with settings.feedback_lock.open("a") as lock:

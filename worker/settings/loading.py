@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from producer_sdk.connection import RedisUrlError, is_sentinel_url, parse_sentinel_url
+from producer_sdk.connection import (
+    RedisUrlError,
+    is_cluster_url,
+    is_sentinel_url,
+    parse_cluster_url,
+    parse_sentinel_url,
+)
 from worker.market import parse_days, parse_holidays, parse_hours
 from worker.settings.model import Settings
 from worker.settings.values import (
@@ -61,7 +67,18 @@ def load_settings(**overrides: object) -> Settings:
         if secret is not None and not min_chars <= len(secret.get_secret_value()) <= max_chars:
             message = f"must be {min_chars} to {max_chars} characters long"
             raise SettingsError(_line(field, given, message))
+    _check_partitions(settings, given)
     return settings
+
+
+def _check_partitions(settings: Settings, given: Mapping[str, object]) -> None:
+    """Partitions make their own hash tags from the prefix; RQ needs a Redis it can run on."""
+    if settings.partitions > 1 and "{" in settings.prefix:
+        message = "must be a plain name with MLMON_PARTITIONS > 1 (partitions add the hash tags)"
+        raise SettingsError(_line("prefix", given, message))
+    if settings.rq_redis_url is not None and is_cluster_url(settings.rq_redis_url):
+        message = "RQ cannot run on a Redis Cluster: use a standalone or Sentinel Redis"
+        raise SettingsError(_line("rq_redis_url", given, message))
 
 
 def _normalised(field: str, value: object) -> object:
@@ -127,6 +144,12 @@ def _check_timezone(value: str) -> None:
 
 def _check_redis_url(value: str) -> None:
     parts = urlsplit(value)
+    if is_cluster_url(value):
+        try:
+            parse_cluster_url(value)
+        except RedisUrlError as e:
+            raise ValueError(str(e)) from e
+        return
     if is_sentinel_url(value):
         try:
             parse_sentinel_url(value)
@@ -135,7 +158,8 @@ def _check_redis_url(value: str) -> None:
         return
     if parts.scheme not in {"redis", "rediss", "unix"}:
         raise ValueError(
-            "must start with redis://, rediss://, unix://, redis+sentinel:// or rediss+sentinel://"
+            "must start with redis://, rediss://, unix://, redis+sentinel://, "
+            "rediss+sentinel://, redis+cluster:// or rediss+cluster://"
         )
     try:
         parts.port  # noqa: B018  (parsing it is the check)
@@ -161,6 +185,7 @@ def _check_http_secret(value: Secret) -> None:
 FIELD_CHECKS: dict[str, Callable[[Any], object]] = {  # each raises ValueError
     "timezone": _check_timezone,
     "redis_url": _check_redis_url,
+    "rq_redis_url": _check_redis_url,
     "home": _check_folder,
     "spool_dir": _check_folder,
     "log_level": _check_log_level,

@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from producer_sdk.streams import DEFAULT_PREFIX, DEFAULT_STREAM_MAXLEN
+from producer_sdk.streams import (
+    DEFAULT_PREFIX,
+    DEFAULT_STREAM_MAXLEN,
+    PARTITION_TAG,
+    partition_prefix,
+)
 from worker.market import MarketSchedule
 from worker.settings.values import (
     DEFAULT_REDIS_URL,
@@ -41,6 +46,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             pattern=r"^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\})?[A-Za-z0-9_.-]*$",
         ),
     ] = DEFAULT_PREFIX
+    # Redis Cluster: streams split into this many partitions (hash tags), see worker.keys
+    partitions: Annotated[
+        int,
+        env("MLMON_PARTITIONS", ge=1, le=1024),
+    ] = 1
+    # RQ cannot run on a Redis Cluster: with a cluster REDIS_URL, its queues live here
+    rq_redis_url: Annotated[str, env("MLMON_RQ_REDIS_URL")] | None = None
     home: Annotated[Path, env("MLMON_HOME")] = Path()
     timezone: Annotated[str, env("MLMON_TIMEZONE")] = "Asia/Kolkata"
     stream_maxlen: Annotated[int, env("MLMON_STREAM_MAXLEN", ge=1000, le=1_000_000_000)] = (
@@ -196,8 +208,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return int(self.dedup_ttl_hours * 3600)
 
     @property
+    def partition(self) -> int | None:
+        """The partition these settings are for: a partitioned worker's settings carry the
+        partition's prefix (`{mlmon-p3}`, `for_partition`); else None."""
+        match = PARTITION_TAG.match(self.prefix)
+        return None if match is None or self.partitions == 1 else int(match["index"])
+
+    def for_partition(self, index: int) -> Settings:
+        """The settings of partition `index`'s consumers: its key prefix, its own files
+        (one writer per partition), RQ's keys where they were."""
+        return self.replace(
+            prefix=partition_prefix(self.prefix, index), rq_key_prefix=self.rq_prefix
+        )
+
+    def partition_settings(self) -> list[Settings]:
+        """The settings of every partition, whose files readers read together."""
+        if self.partitions == 1 or self.partition is not None:
+            return [self]
+        return [self.for_partition(i) for i in range(self.partitions)]
+
+    @property
+    def _partition_dir(self) -> str:
+        """`p<i>` for a partition's files (one writer each), else nothing."""
+        index = self.partition
+        return "" if index is None else f"p{index}"
+
+    @property
     def predictions_log_dir(self) -> Path:
-        return self.home / "logs" / "ml_predictions"
+        return self.home / "logs" / "ml_predictions" / self._partition_dir
 
     @property
     def data_dir(self) -> Path:
@@ -205,16 +243,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def feedback_csv(self) -> Path:
-        return self.data_dir / "ml_feedback.csv"
+        return self.data_dir / self._partition_dir / "ml_feedback.csv"
 
     @property
     def training_csv(self) -> Path:
-        return self.data_dir / "ml_training_data.csv"
+        return self.data_dir / self._partition_dir / "ml_training_data.csv"
 
     @property
     def feedback_lock(self) -> Path:
         """Held while the feedback and training CSVs are appended to or read whole."""
-        return self.data_dir / ".feedback.lock"
+        return self.data_dir / self._partition_dir / ".feedback.lock"
 
     @property
     def models_dir(self) -> Path:

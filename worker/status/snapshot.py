@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from producer_sdk.connection import is_cluster_client
 from producer_sdk.streams import StreamName
 from worker.alerts.summary import alerts_summary
 from worker.consumer.failures import current_faults
@@ -51,32 +52,39 @@ def build_status(
 ) -> dict[str, Any]:
     """Everything `mlmon status` shows, as one JSON-ready dict."""
     now = now or datetime.now(UTC)
-    keys = Keys(settings.prefix)
-    hashes = {
-        "metrics_all": [keys.metrics_all],
-        **{
-            granularity.value: [
-                bucket_key(keys, granularity, t)
-                for t in bucket_starts(granularity, now, longest_window_buckets(granularity))
-            ]
-            for granularity in Granularity
-        },
-        "feedback_all": [keys.feedback_all],
-        "feedback_day": [keys.feedback_day(d) for d in utc_days(now, _feedback_days())],
-    }
+    keys = Keys.of(settings)
+    parts = Keys.partitions_of(settings)  # counters summed over the partitions
+    per_part = [_counter_keys(part, now) for part in parts]
     pipe = client.pipeline(transaction=False)
-    for key_list in hashes.values():
-        for key in key_list:
-            pipe.hgetall(key)
-    pipe.lrange(keys.metrics_recent, 0, settings.recent_predictions - 1)
-    pipe.xlen(keys.dead_stream)
-    pipe.info("replication")
+    for hashes in per_part:
+        for key_list in hashes.values():
+            for key in key_list:
+                pipe.hgetall(key)
+    for part in parts:
+        pipe.lrange(part.metrics_recent, 0, settings.recent_predictions - 1)
+        pipe.xlen(part.dead_stream)
+    if len(parts) > 1:  # the shared groups' dead letters
+        pipe.xlen(keys.dead_stream)
+    if not is_cluster_client(client):  # a cluster client writes to primaries only
+        pipe.info("replication")
     replies = iter(pipe.execute())
+    read = [
+        {name: [decode_counters(next(replies)) for _ in key_list] for name, key_list in h.items()}
+        for h in per_part
+    ]
     counters = {
-        name: [decode_counters(next(replies)) for _ in key_list]
-        for name, key_list in hashes.items()
+        name: [add_counters([part[name][i] for part in read]) for i in range(len(key_list))]
+        for name, key_list in per_part[0].items()
     }
-    recent_raw, dead_letters, replication = next(replies), next(replies), next(replies)
+    recent_lists, dead_counts = [], []
+    for _ in parts:
+        recent_lists.append(next(replies))
+        dead_counts.append(int(next(replies)))
+    if len(parts) > 1:
+        dead_counts.append(int(next(replies)))
+    replication = next(replies, {"role": "master"})
+    recent_raw = _newest_first(recent_lists, settings.recent_predictions)
+    dead_letters = sum(dead_counts)
 
     overall = summarize(counters["metrics_all"][0])
     window_counts = {
@@ -98,7 +106,11 @@ def build_status(
         "dead_letters": dead_letters,
         "streams": {"predictions": keys.stream(StreamName.PREDICTIONS), "dead": keys.dead_stream},
         "consumer_groups": [state.as_dict() for state in group_states(client, settings)],
-        "environment_faults": [asdict(fault) for fault in current_faults(client, keys)],
+        "environment_faults": [
+            asdict(fault)
+            for part in dict.fromkeys([*parts, keys])
+            for fault in current_faults(client, part)
+        ],
         "retraining": retraining_summary(client, settings),
         "drift": drift_report(
             baseline,
@@ -130,6 +142,31 @@ def build_status(
             },
         },
     }
+
+
+def _counter_keys(keys: Keys, now: datetime) -> dict[str, list[str]]:
+    """The counter hashes of one partition that the status reads."""
+    return {
+        "metrics_all": [keys.metrics_all],
+        **{
+            granularity.value: [
+                bucket_key(keys, granularity, t)
+                for t in bucket_starts(granularity, now, longest_window_buckets(granularity))
+            ]
+            for granularity in Granularity
+        },
+        "feedback_all": [keys.feedback_all],
+        "feedback_day": [keys.feedback_day(d) for d in utc_days(now, _feedback_days())],
+    }
+
+
+def _newest_first(lists: list[list[bytes]], limit: int) -> list[bytes]:
+    """The partitions' recent predictions merged newest first (by their `ts`)."""
+    if len(lists) == 1:
+        return lists[0][:limit]
+    merged = [line for lines in lists for line in lines]
+    merged.sort(key=lambda line: str(json.loads(line).get("ts", "")), reverse=True)
+    return merged[:limit]
 
 
 def get_feedback_summary(client: redis.Redis, settings: Settings) -> dict[str, Any]:

@@ -161,7 +161,10 @@ class DashboardApp:
             raise BadParameterError(f"limit must be a whole number from 1 to {MAX_DEAD_LETTERS}")
         letters = DeadLetters(self.client, self.settings).newest(limit=int(text))
         return {
-            "total": int(self.client.xlen(Keys(self.settings.prefix).dead_stream)),
+            "total": sum(
+                int(self.client.xlen(keys.dead_stream))
+                for keys in Keys.partitions_of(self.settings)
+            ),
             "letters": [
                 {
                     "id": letter.letter_id,

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from worker.counters.metrics import decode_counters, summarize
+from worker.counters.metrics import add_counters, decode_counters, summarize
 from worker.counters.windows import BUCKET_SECONDS, WINDOWS, bucket_key, bucket_starts
 from worker.keys import Keys
 from worker.settings import Settings
@@ -46,14 +46,17 @@ def timeseries(
     if window not in WINDOWS:
         raise BadParameterError(f"unknown window {window!r}; known: {', '.join(WINDOWS)}")
     now = now or datetime.now(UTC)
-    keys = Keys(settings.prefix)
+    parts = Keys.partitions_of(settings)  # each bucket summed over the partitions
     granularity, count = WINDOWS[window]
     starts = bucket_starts(granularity, now, count)
-    bucket_keys = [bucket_key(keys, granularity, start) for start in starts]
     pipe = client.pipeline(transaction=False)
-    for key in reversed(bucket_keys):
-        pipe.hgetall(key)
-    summaries = [summarize(decode_counters(raw)) for raw in pipe.execute()]
+    for start in reversed(starts):
+        for keys in parts:
+            pipe.hgetall(bucket_key(keys, granularity, start))
+    replies = iter(pipe.execute())
+    summaries = [
+        summarize(add_counters([decode_counters(next(replies)) for _ in parts])) for _ in starts
+    ]
     return {
         "metric": metric,
         "window": window,
