@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -14,15 +14,18 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from producer_sdk.batch import BatchResult, BatchSender, Entry, ReplicationLagError, is_outage
 from producer_sdk.connection import client_from_url
+from producer_sdk.encoding import event_json
 from producer_sdk.events import (
+    EVENT_MODELS,
     AnalysisCompleted,
     AnyEvent,
     BacktestCompleted,
     Prediction,
     TradeOutcome,
 )
-from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
+from producer_sdk.spool import PartlySent, Spool, default_spool_dir, default_spool_max_bytes
 from producer_sdk.streams import DEFAULT_PREFIX, stream_key_for
 from producer_sdk.vocabulary import EventType, Outcome, Verdict, VerdictSource
 
@@ -32,12 +35,19 @@ SPOOL_RETRY_MAX_S = 4.0  # an outage costs a publish at most its timeout this of
 log = logging.getLogger("producer_sdk")
 
 
+__all__ = ["PublishError", "Publisher", "ReplicationLagError"]
+
+
 class PublishError(Exception):
-    """Redis did not take the event; the cause is chained."""
+    """Redis did not take the events (or not all of them); the cause is chained.
 
+    `entry_ids` has, per event of the call and in order, the stream entry id of each one
+    Redis took and None for the others: publish those again (all of them, or the whole
+    call: consumers drop a repeated event_id)."""
 
-class ReplicationLagError(redis.RedisError):
-    """The primary took the events but too few replicas confirmed them in time."""
+    def __init__(self, message: str, *, entry_ids: Sequence[str | None] = ()) -> None:
+        super().__init__(message)
+        self.entry_ids = list(entry_ids)
 
 
 class Publisher:
@@ -82,7 +92,11 @@ class Publisher:
         self.on_failure = on_failure
         self.replicas_to_ack = replicas_to_ack
         self.replica_ack_timeout_ms = max(1, round(replica_ack_timeout_s * 1000))
-        self._replicas_seen = replicas_to_ack  # replicas WAIT asks for (from the last ROLE)
+        self._sender = BatchSender(
+            redis_client,
+            replicas_to_ack=replicas_to_ack,
+            replica_ack_timeout_ms=self.replica_ack_timeout_ms,
+        )
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
         )
@@ -130,90 +144,57 @@ class Publisher:
 
     def publish_many(self, events: Iterable[AnyEvent]) -> list[str] | None:
         """Send many events in one round trip, in order; returns their stream entry ids,
-        or None when they were spooled. Every event is validated before anything is sent."""
-        return self._send([self._entry(event) for event in events])
+        or None when any was spooled. Every event is checked and serialised before
+        anything is sent.
+
+        When the connection fails part way, the events Redis confirmed are published and
+        only the rest are spooled (from the first unconfirmed one on, so the order holds);
+        with `on_failure="raise"`, or on a configuration error, `PublishError.entry_ids`
+        says which were taken."""
+        entry = self._entry
+        return self._send([entry(event) for event in events])
 
     def flush_spool(self) -> int:
         """Replay the spool now; returns how many events were sent."""
-        return self.spool.replay(self._xadd_many)
+        return self.spool.replay(self._send_spooled)
 
     @property
     def spool_dropped(self) -> int:
         return self.spool.dropped
 
-    def _send(self, entries: list[tuple[str, str]]) -> list[str] | None:
-        if self.on_failure == "raise":
-            try:
-                return self._xadd_many(entries)
-            except redis.RedisError as e:
-                raise PublishError(f"could not publish {_describe(entries)}: {e}") from e
-        if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
-            self.spool.append(entries)
-            return None
-        if self.spool.has_entries():  # keep the order: what waits goes first
-            self.spool.append(entries)
-            try:
-                self.flush_spool()
-            except redis.RedisError as e:
-                _raise_unless_outage(e, entries)
-                self._redis_is_down(e)
+    def _send(self, entries: list[Entry]) -> list[str] | None:
+        if not entries:
+            return []
+        if self.on_failure == "spool":
+            if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
+                self.spool.append(entries)
                 return None
+            if self.spool.has_entries():  # keep the order: what waits goes first
+                self.spool.append(entries)
+                try:
+                    self.flush_spool()
+                except redis.RedisError as e:
+                    _raise_unless_outage(e, entries)
+                    self._redis_is_down(e)
+                    return None
+                self._redis_is_back()
+                return None
+        outcome = self._sender.send(entries)
+        if outcome.error is None:
             self._redis_is_back()
-            return None
-        try:
-            ids = self._xadd_many(entries)
-        except redis.RedisError as e:  # a partly sent pipeline is replayed whole: harmless
-            _raise_unless_outage(e, entries)
-            self._redis_is_down(e)
-            self.spool.append(entries)
-            return None
-        self._redis_is_back()
-        return ids
-
-    def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
-        if len(entries) == 1 and not self.replicas_to_ack:
-            stream, event_json = entries[0]
-            entry_id = self.redis.xadd(stream, {"event": event_json})
-            return [_text(entry_id)]
-        # never MAXLEN or MINID: trimming is the workers' (by age, past what every group
-        # acknowledged), so a producer's credentials never need to delete anything
-        pipe = self.redis.pipeline(transaction=False)
-        for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
-            pipe.execute_command("XADD", stream, "*", "event", event_json)  # type: ignore[no-untyped-call]
-        wanted = min(self.replicas_to_ack, self._replicas_seen)
-        if wanted:
-            pipe.execute_command("WAIT", wanted, self.replica_ack_timeout_ms)  # type: ignore[no-untyped-call]
-        if self.replicas_to_ack:
-            pipe.execute_command("ROLE")  # type: ignore[no-untyped-call]
-        replies = pipe.execute(raise_on_error=False)
-        added, checks = replies[: len(entries)], replies[len(entries) :]
-        for reply in added:
-            if isinstance(reply, Exception):
-                raise reply
-        if self.replicas_to_ack:
-            self._check_replicas(wanted=wanted, replies=checks)
-        return [_text(entry_id) for entry_id in added]
-
-    def _check_replicas(self, *, wanted: int, replies: list[Any]) -> None:
-        """Raise ReplicationLagError unless the replicas WAIT asked for, and that are still
-        connected, have the events. WAIT asks for as many as the last ROLE showed (at most
-        `replicas_to_ack`): a primary left without replicas after a failover is not waited
-        for, and is held to them again as soon as one is back."""
-        failed = [reply for reply in replies if isinstance(reply, Exception)]
-        if failed:  # the events are in: it is the user's rights, not an outage
+            return [entry_id for entry_id in outcome.entry_ids if entry_id is not None]
+        if self.on_failure == "raise" or not is_outage(outcome.error):
             raise PublishError(
-                f"published, but the replicas could not be checked: {failed[0]}; the "
-                "producer's ACL user needs +wait and +role (see `mlmon acl`)"
-            ) from failed[0]
-        acked = int(replies[0]) if wanted else 0
-        role = replies[-1]
-        connected = len(role[2]) if role and _text(role[0]) == "master" else 0
-        self._replicas_seen = connected
-        if acked < min(wanted, connected):
-            raise ReplicationLagError(
-                f"{acked} of {min(wanted, connected)} replicas acknowledged within "
-                f"{self.replica_ack_timeout_ms} ms"
-            )
+                _failure_message(entries, outcome), entry_ids=outcome.entry_ids
+            ) from outcome.error
+        self._redis_is_down(outcome.error)
+        self.spool.append(entries[outcome.resend_from :])
+        return None
+
+    def _send_spooled(self, entries: list[Entry]) -> None:
+        outcome = self._sender.send(entries)
+        if outcome.error is not None:
+            raise PartlySent(outcome.resend_from, outcome.error)
 
     def _redis_is_down(self, error: redis.RedisError) -> None:
         if self._retry_at_s == 0.0:
@@ -338,13 +319,17 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entry(self, event: AnyEvent) -> tuple[str, str]:
-        if not isinstance(event, Prediction | AnalysisCompleted | BacktestCompleted | TradeOutcome):
+    def _entry(self, event: AnyEvent) -> Entry:
+        if not isinstance(event, EVENT_MODELS):
             raise TypeError(
                 f"publish() takes an event model (Prediction, AnalysisCompleted, "
                 f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
             )
-        return self._stream_keys[event.type], event.model_dump_json()
+        return self._stream_key(event), event_json(event)
+
+    def _stream_key(self, event: AnyEvent) -> str:
+        """The stream `event` goes to: the one place that chooses it."""
+        return self._stream_keys[event.type]
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:
@@ -352,34 +337,29 @@ def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-# Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
-# (a wrong password, NOPERM, a wrong key type) is a configuration error to fix, not to wait out
-OUTAGE_ERRORS = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.TryAgainError,
-    ReplicationLagError,  # replicas behind for a moment: replay later
-)
-
-
-def _raise_unless_outage(error: redis.RedisError, entries: list[tuple[str, str]]) -> None:
+def _raise_unless_outage(error: redis.RedisError, entries: list[Entry]) -> None:
     """Spooling is for outages only; a configuration error raises `PublishError` at once."""
-    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
-        error, redis.exceptions.AuthenticationError
-    ):
-        return
-    raise PublishError(
+    if not is_outage(error):
+        raise PublishError(_configuration_message(entries, error)) from error
+
+
+def _failure_message(entries: list[Entry], outcome: BatchResult) -> str:
+    error = outcome.error
+    taken = sum(entry_id is not None for entry_id in outcome.entry_ids)
+    part = f"; Redis took {taken} of them (see entry_ids)" if 0 < taken < len(entries) else ""
+    if error is not None and not is_outage(error):
+        return _configuration_message(entries, error) + part
+    return f"could not publish {_describe(entries)}: {error}{part}"
+
+
+def _configuration_message(entries: list[Entry], error: BaseException) -> str:
+    return (
         f"could not publish {_describe(entries)}: {type(error).__name__}: {error} "
         "(a configuration error, not an outage: nothing was spooled)"
-    ) from error
+    )
 
 
-def _describe(entries: list[tuple[str, str]]) -> str:
+def _describe(entries: list[Entry]) -> str:
     if len(entries) == 1:
         return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
     return f"{len(entries)} events"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,146 @@
+"""A batch of commands on the wire: packed as RESP bytes, written in one go on a connection
+of the client's pool, and the replies read back with hiredis.
+
+This is what a redis-py pipeline does, without its Python object per command and its
+several Python frames per reply, which cost more than the rest of a publish. Only the
+commands given are sent (a producer's ACL user may run XADD, WAIT and ROLE, no scripts).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import hiredis
+import redis
+from redis._parsers.base import BaseParser
+from redis.connection import AbstractConnection
+
+EVENT_FIELD = b"event"
+READ_BUFFER_BYTES = 64 * 1024
+MAX_CACHED_STREAMS = 4096  # stream keys whose command head is kept (a cache, not a limit)
+
+_MORE = object()  # hiredis: a reply is not complete yet
+
+
+def _xadd_head(stream: str) -> bytes:
+    """`XADD <stream> * event` and the `$` of the payload's length, in RESP.
+
+    Never MAXLEN or MINID: trimming is the workers' (by age, past what every group
+    acknowledged), so a producer's credentials never need to delete anything."""
+    key = stream.encode()
+    return b"*5\r\n$4\r\nXADD\r\n$%d\r\n%b\r\n$1\r\n*\r\n$5\r\nevent\r\n$" % (len(key), key)
+
+
+class XaddPacker:
+    """Packs `XADD <stream> * event <payload>` commands into one buffer; the bytes up to the
+    payload's length are built once per stream key."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, bytes] = {}
+
+    def pack(
+        self, entries: Iterable[tuple[str, bytes]], then: Iterable[tuple[str | int, ...]] = ()
+    ) -> bytes:
+        """The XADD of each (stream, payload), in order, then the commands `then`."""
+        heads = self._heads
+        parts: list[bytes] = []
+        append = parts.append
+        for stream, payload in entries:
+            head = heads.get(stream)
+            if head is None:
+                if len(heads) >= MAX_CACHED_STREAMS:
+                    heads.clear()
+                head = heads[stream] = _xadd_head(stream)
+            append(head)
+            append(b"%d\r\n" % len(payload))
+            append(payload)
+            append(b"\r\n")
+        parts.extend(pack_command(*command) for command in then)
+        return b"".join(parts)
+
+
+def pack_command(*words: str | int) -> bytes:
+    """One command in RESP (for the few sent after a batch's XADDs)."""
+    encoded = [str(word).encode() for word in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%b\r\n" % (len(word), word) for word in encoded
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    """What came back for a batch.
+
+    :param values: the replies read, in command order; an error reply is the
+        `redis.ResponseError` (subclass) redis-py would have raised for it.
+    :param error: why fewer replies than commands were read: the connection failed
+        (refused, timed out, closed), so the commands after `values` may or may not have
+        run. None when every reply was read.
+    """
+
+    values: list[Any]
+    error: redis.RedisError | None
+
+
+def round_trip(client: redis.Redis, payload: bytes, count: int) -> Replies:
+    """Write `payload` (`count` packed commands) on a connection of `client`'s pool and
+    read `count` replies.
+
+    A connection that failed, or whose server answered READONLY (a demoted primary), is
+    closed before it goes back to the pool: the next one is opened afresh (through
+    Sentinel, to the current primary)."""
+    pool = client.connection_pool
+    try:
+        connection = pool.get_connection()
+    except redis.RedisError as e:
+        return Replies([], e)
+    values: list[Any] = []
+    try:
+        connection.send_packed_command([payload])  # type: ignore[no-untyped-call]
+        _read_replies(connection, values, count)
+    except redis.RedisError as e:
+        connection.disconnect()  # type: ignore[no-untyped-call]
+        return Replies(values, e)
+    except BaseException:
+        connection.disconnect()  # type: ignore[no-untyped-call]
+        raise
+    else:
+        if any(isinstance(value, redis.exceptions.ReadOnlyError) for value in values):
+            connection.disconnect()  # type: ignore[no-untyped-call]
+        return Replies(values, None)
+    finally:
+        pool.release(connection)
+
+
+def _read_replies(connection: AbstractConnection, values: list[Any], count: int) -> None:
+    """Append `count` replies to `values`; raises redis-py's ConnectionError or
+    TimeoutError (leaving the replies read so far in `values`)."""
+    # the connection's own socket: its parser is bypassed, and is left with nothing to read
+    sock: socket.socket | None = getattr(connection, "_sock", None)
+    if sock is None:
+        raise redis.ConnectionError("the connection closed before its replies were read")
+    reader = hiredis.Reader(
+        protocolError=redis.exceptions.InvalidResponse,
+        replyError=BaseParser.parse_error,
+        encoding="utf-8",
+        notEnoughData=_MORE,
+    )
+    while len(values) < count:
+        try:
+            data = sock.recv(READ_BUFFER_BYTES)
+        except TimeoutError as e:  # socket.timeout
+            raise redis.TimeoutError(f"timeout reading replies: {e}") from e
+        except OSError as e:
+            raise redis.ConnectionError(f"error reading replies: {e}") from e
+        if not data:
+            raise redis.ConnectionError("connection closed by the server")
+        reader.feed(data)
+        reply = reader.gets()
+        while reply is not _MORE:
+            values.append(reply)
+            reply = reader.gets()
+    if len(values) > count:
+        raise redis.exceptions.InvalidResponse(f"{len(values)} replies to {count} commands")
