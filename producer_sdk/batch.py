@@ -92,20 +92,28 @@ class BatchSender:
         payload = self._packer.pack(entries, checks)
         replies = round_trip(self.client, payload, count + len(checks))
         added = replies.values[:count]
-        entry_ids: list[str | None] = [r if isinstance(r, str) else None for r in added]
-        entry_ids += [None] * (count - len(entry_ids))
-        errors = [reply for reply in added if isinstance(reply, redis.RedisError)]
-        if replies.error is not None:
-            errors.append(replies.error)
-        if errors:
-            first = next((e for e in errors if not is_outage(e)), errors[0])
-            return BatchResult(entry_ids, first, resend_from=entry_ids.index(None))
+        if replies.failure is not None or (
+            replies.errors and not all(isinstance(reply, str) for reply in added)
+        ):
+            return self._partly(added, count, replies.failure)
         if self.replicas_to_ack:
             error = self._check_replicas(wanted=wanted, replies=replies.values[count:])
             if error is not None:  # all are in the primary; only a lag puts them at risk
                 at_risk = isinstance(error, ReplicationLagError)
-                return BatchResult(entry_ids, error, resend_from=0 if at_risk else count)
-        return BatchResult(entry_ids)
+                return BatchResult(added, error, resend_from=0 if at_risk else count)
+        return BatchResult(added)
+
+    @staticmethod
+    def _partly(added: list[Any], count: int, failure: redis.RedisError | None) -> BatchResult:
+        """The result of a batch with error replies to XADDs or a failed connection."""
+        entry_ids: list[str | None] = [r if isinstance(r, str) else None for r in added]
+        entry_ids += [None] * (count - len(entry_ids))
+        errors = [reply for reply in added if isinstance(reply, redis.RedisError)]
+        errors += [failure] if failure is not None else []
+        first = next((e for e in errors if not is_outage(e)), errors[0])
+        # every XADD in but the connection lost before WAIT replied: all are at risk
+        resend_from = entry_ids.index(None) if None in entry_ids else 0
+        return BatchResult(entry_ids, first, resend_from=resend_from)
 
     def _check_replicas(self, *, wanted: int, replies: list[Any]) -> redis.RedisError | None:
         """The error, unless the replicas WAIT asked for, and that are still connected,

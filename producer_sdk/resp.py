@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hiredis
@@ -70,19 +70,27 @@ def pack_command(*words: str | int) -> bytes:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Replies:
     """What came back for a batch.
 
     :param values: the replies read, in command order; an error reply is the
         `redis.ResponseError` (subclass) redis-py would have raised for it.
-    :param error: why fewer replies than commands were read: the connection failed
+    :param errors: those error replies, in order (empty when every command succeeded).
+    :param failure: why fewer replies than commands were read: the connection failed
         (refused, timed out, closed), so the commands after `values` may or may not have
         run. None when every reply was read.
     """
 
-    values: list[Any]
-    error: redis.RedisError | None
+    values: list[Any] = field(default_factory=list)
+    errors: list[redis.RedisError] = field(default_factory=list)
+    failure: redis.RedisError | None = None
+
+    def error_reply(self, message: str) -> redis.RedisError:
+        """hiredis's hook for an error reply: redis-py's exception for it, noted."""
+        error: redis.RedisError = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+        self.errors.append(error)
+        return error
 
 
 def round_trip(client: redis.Redis, payload: bytes, count: int) -> Replies:
@@ -92,42 +100,44 @@ def round_trip(client: redis.Redis, payload: bytes, count: int) -> Replies:
     A connection that failed, or whose server answered READONLY (a demoted primary), is
     closed before it goes back to the pool: the next one is opened afresh (through
     Sentinel, to the current primary)."""
+    replies = Replies()
     pool = client.connection_pool
     try:
         connection = pool.get_connection()
     except redis.RedisError as e:
-        return Replies([], e)
-    values: list[Any] = []
+        replies.failure = e
+        return replies
     try:
         connection.send_packed_command([payload])  # type: ignore[no-untyped-call]
-        _read_replies(connection, values, count)
+        _read_replies(connection, replies, count)
     except redis.RedisError as e:
-        connection.disconnect()  # type: ignore[no-untyped-call]
-        return Replies(values, e)
+        replies.failure = e
     except BaseException:
         connection.disconnect()  # type: ignore[no-untyped-call]
         raise
-    else:
-        if any(isinstance(value, redis.exceptions.ReadOnlyError) for value in values):
-            connection.disconnect()  # type: ignore[no-untyped-call]
-        return Replies(values, None)
     finally:
+        demoted = any(isinstance(e, redis.exceptions.ReadOnlyError) for e in replies.errors)
+        if replies.failure is not None or demoted:
+            connection.disconnect()  # type: ignore[no-untyped-call]
         pool.release(connection)
+    return replies
 
 
-def _read_replies(connection: AbstractConnection, values: list[Any], count: int) -> None:
-    """Append `count` replies to `values`; raises redis-py's ConnectionError or
-    TimeoutError (leaving the replies read so far in `values`)."""
+def _read_replies(connection: AbstractConnection, replies: Replies, count: int) -> None:
+    """Read `count` replies into `replies`; raises redis-py's ConnectionError or
+    TimeoutError (leaving the replies read so far)."""
     # the connection's own socket: its parser is bypassed, and is left with nothing to read
     sock: socket.socket | None = getattr(connection, "_sock", None)
     if sock is None:
         raise redis.ConnectionError("the connection closed before its replies were read")
     reader = hiredis.Reader(
         protocolError=redis.exceptions.InvalidResponse,
-        replyError=BaseParser.parse_error,
+        replyError=replies.error_reply,
         encoding="utf-8",
         notEnoughData=_MORE,
     )
+    values = replies.values
+    append = values.append
     while len(values) < count:
         try:
             data = sock.recv(READ_BUFFER_BYTES)
@@ -140,7 +150,7 @@ def _read_replies(connection: AbstractConnection, values: list[Any], count: int)
         reader.feed(data)
         reply = reader.gets()
         while reply is not _MORE:
-            values.append(reply)
+            append(reply)
             reply = reader.gets()
     if len(values) > count:
         raise redis.exceptions.InvalidResponse(f"{len(values)} replies to {count} commands")
