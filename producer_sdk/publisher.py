@@ -139,7 +139,7 @@ class Publisher:
 
     def publish(self, event: AnyEvent) -> str | None:
         """Send one event; returns its stream entry id, or None when it was spooled."""
-        ids = self._send([self._entry(event)])
+        ids = self._send(self._entries([event]))
         return None if ids is None else ids[0]
 
     def publish_many(self, events: Iterable[AnyEvent]) -> list[str] | None:
@@ -151,8 +151,7 @@ class Publisher:
         only the rest are spooled (from the first unconfirmed one on, so the order holds);
         with `on_failure="raise"`, or on a configuration error, `PublishError.entry_ids`
         says which were taken."""
-        entry = self._entry
-        return self._send([entry(event) for event in events])
+        return self._send(self._entries(events))
 
     def flush_spool(self) -> int:
         """Replay the spool now; returns how many events were sent."""
@@ -319,13 +318,19 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entry(self, event: AnyEvent) -> Entry:
-        if not isinstance(event, EVENT_MODELS):
-            raise TypeError(
-                f"publish() takes an event model (Prediction, AnalysisCompleted, "
-                f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
-            )
-        return self._stream_key(event), event_json(event)
+    def _entries(self, events: Iterable[AnyEvent]) -> list[Entry]:
+        """Each event's stream and JSON; raises before anything is sent."""
+        stream_key = self._stream_key
+        entries: list[Entry] = []
+        append = entries.append
+        for event in events:
+            if not isinstance(event, EVENT_MODELS):
+                raise TypeError(
+                    f"publish() takes an event model (Prediction, AnalysisCompleted, "
+                    f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
+                )
+            append((stream_key(event), event_json(event)))
+        return entries
 
     def _stream_key(self, event: AnyEvent) -> str:
         """The stream `event` goes to: the one place that chooses it."""

@@ -9,7 +9,7 @@ commands given are sent (a producer's ACL user may run XADD, WAIT and ROLE, no s
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from redis.connection import AbstractConnection
 
 EVENT_FIELD = b"event"
 READ_BUFFER_BYTES = 64 * 1024
+CHUNK_BYTES = 64 * 1024  # written while the rest is packed
 MAX_CACHED_STREAMS = 4096  # stream keys whose command head is kept (a cache, not a limit)
 
 _MORE = object()  # hiredis: a reply is not complete yet
@@ -35,19 +36,21 @@ def _xadd_head(stream: str) -> bytes:
 
 
 class XaddPacker:
-    """Packs `XADD <stream> * event <payload>` commands into one buffer; the bytes up to the
-    payload's length are built once per stream key."""
+    """Packs `XADD <stream> * event <payload>` commands into buffers of about
+    `CHUNK_BYTES`, so that Redis works on the first while the next is packed; the bytes
+    up to the payload's length are built once per stream key."""
 
     def __init__(self) -> None:
         self._heads: dict[str, bytes] = {}
 
     def pack(
         self, entries: Iterable[tuple[str, bytes]], then: Iterable[tuple[str | int, ...]] = ()
-    ) -> bytes:
+    ) -> Iterator[bytes]:
         """The XADD of each (stream, payload), in order, then the commands `then`."""
         heads = self._heads
         parts: list[bytes] = []
         append = parts.append
+        size = 0
         for stream, payload in entries:
             head = heads.get(stream)
             if head is None:
@@ -58,8 +61,14 @@ class XaddPacker:
             append(b"%d\r\n" % len(payload))
             append(payload)
             append(b"\r\n")
+            size += len(payload)
+            if size >= CHUNK_BYTES:
+                yield b"".join(parts)
+                parts.clear()
+                size = 0
         parts.extend(pack_command(*command) for command in then)
-        return b"".join(parts)
+        if parts:
+            yield b"".join(parts)
 
 
 def pack_command(*words: str | int) -> bytes:
@@ -93,8 +102,8 @@ class Replies:
         return error
 
 
-def round_trip(client: redis.Redis, payload: bytes, count: int) -> Replies:
-    """Write `payload` (`count` packed commands) on a connection of `client`'s pool and
+def round_trip(client: redis.Redis, chunks: Iterable[bytes], count: int) -> Replies:
+    """Write `chunks` (`count` packed commands) on a connection of `client`'s pool and
     read `count` replies.
 
     A connection that failed, or whose server answered READONLY (a demoted primary), is
@@ -108,7 +117,7 @@ def round_trip(client: redis.Redis, payload: bytes, count: int) -> Replies:
         replies.failure = e
         return replies
     try:
-        connection.send_packed_command([payload])  # type: ignore[no-untyped-call]
+        connection.send_packed_command(chunks)  # type: ignore[no-untyped-call]
         _read_replies(connection, replies, count)
     except redis.RedisError as e:
         replies.failure = e

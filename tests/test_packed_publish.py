@@ -91,7 +91,7 @@ def test_event_json_is_what_pydantic_writes(events: list[Prediction | BacktestCo
 
 @given(entries=st.lists(st.tuples(TEXT, st.binary(max_size=300)), min_size=1, max_size=20))
 def test_packed_commands_are_the_bytes_redis_py_packs(entries: list[tuple[str, bytes]]) -> None:
-    ours = XaddPacker().pack(entries, [("WAIT", 1, 25), ("ROLE",)])
+    ours = b"".join(XaddPacker().pack(entries, [("WAIT", 1, 25), ("ROLE",)]))
     packer = Connection()
     theirs = (
         b"".join(
