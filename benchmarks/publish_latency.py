@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
 import redis
@@ -14,6 +16,7 @@ from benchmarks.harness import (
     rate_text,
     time_each,
 )
+from benchmarks.redis_ceiling import benchmark_rps
 from benchmarks.traffic import Traffic
 from benchmarks.worker_runs import delete_matching
 from producer_sdk import Prediction, Publisher, StreamName, stream_key
@@ -107,6 +110,45 @@ def _throughput_rows(
         passed=floor_verdict(ratio, PUBLISH_MANY_FLOOR_RATIO, at_most=False)
         if with_floor
         else None,
+    )
+    if with_floor:
+        _one_connection_ceiling(bench, stream, payloads, batch, sdk_per_s)
+
+
+def _one_connection_ceiling(
+    bench: Bench, stream: str, payloads: list[str], batch: int, sdk_per_s: float
+) -> None:
+    """What Redis itself takes from one connection pipelining `batch` XADDs (redis-benchmark,
+    no Python at all): the most any client could reach, so the room above the anchor."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        bench.add(SECTION, "one-connection XADD ceiling", "redis-benchmark not on the PATH")
+        return
+    payload = sorted(payloads, key=len)[len(payloads) // 2]  # an event of the median size
+    requests = bench.sizes.publish_many_events
+    command = [binary, "-u", bench.url, "-n", str(requests), "-c", "1", "-P", str(batch)]
+    output = subprocess.run(
+        [*command, "--csv", "XADD", stream, "*", "event", payload],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    bench.client.unlink(stream)
+    per_s = benchmark_rps(output)
+    bench.add(
+        SECTION,
+        f"ceiling: redis-benchmark XADD of a {len(payload)}-byte event, 1 connection, "
+        f"-P {batch:,} ({requests:,} requests)",
+        rate_text(per_s),
+        value=per_s,
+        unit="XADD/s",
+    )
+    bench.add(
+        SECTION,
+        f"`publish_many()`, batches of {batch:,}, as a share of that ceiling",
+        f"{sdk_per_s / per_s:.0%}",
+        value=sdk_per_s / per_s,
+        unit="fraction",
     )
 
 
