@@ -137,8 +137,9 @@ def _read_replies(connection: AbstractConnection, replies: Replies, count: int) 
     TimeoutError (leaving the replies read so far)."""
     # the connection's own socket: its parser is bypassed, and is left with nothing to read
     sock: socket.socket | None = getattr(connection, "_sock", None)
-    if sock is None:
-        raise redis.ConnectionError("the connection closed before its replies were read")
+    if sock is None:  # not a plain socket connection (a client-side cache's proxy)
+        _read_through_redis_py(connection, replies, count)
+        return
     reader = hiredis.Reader(
         protocolError=redis.exceptions.InvalidResponse,
         replyError=replies.error_reply,
@@ -163,3 +164,14 @@ def _read_replies(connection: AbstractConnection, replies: Replies, count: int) 
             reply = reader.gets()
     if len(values) > count:
         raise redis.exceptions.InvalidResponse(f"{len(values)} replies to {count} commands")
+
+
+def _read_through_redis_py(connection: AbstractConnection, replies: Replies, count: int) -> None:
+    """The slow way, for a connection whose socket is not its own: redis-py reads."""
+    while len(replies.values) < count:
+        try:
+            reply = connection.read_response()
+        except redis.ResponseError as e:
+            replies.errors.append(e)
+            reply = e
+        replies.values.append(reply.decode() if isinstance(reply, bytes) else reply)
