@@ -11,6 +11,7 @@ pydantic, so the error a caller sees is pydantic's, as before.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Iterable
@@ -70,10 +71,10 @@ class _FloatFields:
                 if not -EXPONENT_FROM < (fields[name] or 0.0) < EXPONENT_FROM:
                     return False
             for name in self.float_maps:
-                # a sum of magnitudes under the bound puts each one under it (the odd event
+                # a Euclidean norm under the bound puts each value under it (the odd event
                 # it refuses still gets its exact JSON, from pydantic); NaN and inf fail
                 values = fields[name]
-                if values and not sum(map(abs, values.values())) < EXPONENT_FROM:
+                if values and not math.hypot(*values.values()) < EXPONENT_FROM:
                     return False
             for name in self.mixed_maps:
                 values = fields[name]
