@@ -178,22 +178,22 @@ class Publisher:
                     return None
                 self._redis_is_back()
                 return None
-        outcome = self._sender.send(entries)
-        if outcome.error is None:
+        result = self._sender.send(entries)
+        if result.error is None:
             self._redis_is_back()
-            return outcome.entry_ids  # type: ignore[return-value]  # all str without an error
-        if self.on_failure == "raise" or not is_outage(outcome.error):
+            return result.entry_ids  # type: ignore[return-value]  # all str without an error
+        if self.on_failure == "raise" or not is_outage(result.error):
             raise PublishError(
-                _failure_message(entries, outcome), entry_ids=outcome.entry_ids
-            ) from outcome.error
-        self._redis_is_down(outcome.error)
-        self.spool.append(entries[outcome.resend_from :])
+                _failure_message(entries, result), entry_ids=result.entry_ids
+            ) from result.error
+        self._redis_is_down(result.error)
+        self.spool.append(entries[result.resend_from :])
         return None
 
     def _send_spooled(self, entries: list[Entry]) -> None:
-        outcome = self._sender.send(entries)
-        if outcome.error is not None:
-            raise PartlySent(outcome.resend_from, outcome.error)
+        result = self._sender.send(entries)
+        if result.error is not None:
+            raise PartlySent(result.resend_from, result.error)
 
     def _redis_is_down(self, error: redis.RedisError) -> None:
         if self._retry_at_s == 0.0:
@@ -348,9 +348,9 @@ def _raise_unless_outage(error: redis.RedisError, entries: list[Entry]) -> None:
         raise PublishError(_configuration_message(entries, error)) from error
 
 
-def _failure_message(entries: list[Entry], outcome: BatchResult) -> str:
-    error = outcome.error
-    taken = sum(entry_id is not None for entry_id in outcome.entry_ids)
+def _failure_message(entries: list[Entry], result: BatchResult) -> str:
+    error = result.error
+    taken = sum(entry_id is not None for entry_id in result.entry_ids)
     part = f"; Redis took {taken} of them (see entry_ids)" if 0 < taken < len(entries) else ""
     if error is not None and not is_outage(error):
         return _configuration_message(entries, error) + part
