@@ -19,6 +19,7 @@ import redis
 from helpers import assert_exactly_once, make_prediction, random_predictions, run_mlmon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import PydanticSerializationError
 from redis.connection import Connection
 
 from producer_sdk import (
@@ -309,3 +310,16 @@ def test_a_demoted_primary_is_an_outage_and_its_connection_is_dropped(
     finally:
         replica.stop(save=False)
         primary.stop(save=False)
+
+
+def test_an_unserialisable_event_raises_before_anything_is_sent(
+    publisher: Publisher, client: redis.Redis, prefix: str
+) -> None:
+    """Only an event no validation saw (model_construct) can hold what JSON cannot carry;
+    it raises pydantic's error, wherever it is in the batch, and nothing is sent."""
+    good = make_prediction()
+    bad = Prediction.model_construct(**{**good.__dict__, "model_version": object()})
+    events = [*random_predictions(600, seed=11), bad, make_prediction()]
+    with pytest.raises(PydanticSerializationError, match="Unable to serialize"):
+        publisher.publish_many(events)
+    assert client.exists(f"{prefix}:stream:predictions") == 0
