@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
-from benchmarks.harness import Bench, floor_verdict, percentile, rate_text, time_each
+import redis
+
+from benchmarks.harness import (
+    Bench,
+    BenchmarkError,
+    floor_verdict,
+    percentile,
+    rate_text,
+    time_each,
+)
+from benchmarks.redis_ceiling import benchmark_rps
 from benchmarks.traffic import Traffic
 from benchmarks.worker_runs import delete_matching
-from producer_sdk import Publisher, StreamName, stream_key
+from producer_sdk import Prediction, Publisher, StreamName, stream_key
 
 SECTION = 1
 PUBLISH_P99_FLOOR_MS = 1.0
 PUBLISH_MANY_FLOOR_PER_S = 100_000.0
+PUBLISH_MANY_FLOOR_RATIO = 2.0  # publish_many over a plain redis-py pipeline, same XADDs
+RATIO_FLOOR_BATCH = 1_000
+THROUGHPUT_ROUNDS = 50  # short rounds: a change of load falls on both about equally
 
 
 def bench_publish(bench: Bench) -> None:
-    """Latency of one publish() over loopback, and publish_many() throughput."""
+    """Latency of one publish() over loopback, and publish_many() throughput against a
+    plain redis-py pipeline."""
     sizes = bench.sizes
     prefix = bench.sub("pub")
     publisher = Publisher.from_url(bench.url, prefix=prefix)
@@ -34,25 +50,124 @@ def bench_publish(bench: Bench) -> None:
     _latency_rows(bench, "`log_prediction()` (builds the model, then publishes)", latencies_ms)
 
     for batch in (100, 1_000):
-        bench.client.unlink(stream_key(prefix, StreamName.PREDICTIONS))
-        count = sizes.publish_many_events
-        events = traffic.predictions(count)
-        bench.say(f"publish: publish_many of {count:,} events in batches of {batch:,}")
-        started = time.perf_counter()
-        for start in range(0, count, batch):
-            publisher.publish_many(events[start : start + batch])
-        per_s = count / (time.perf_counter() - started)
-        bench.add(
-            SECTION,
-            f"`publish_many()` throughput, batches of {batch:,} ({count:,} events)",
-            rate_text(per_s),
-            value=per_s,
-            unit="events/s",
-            floor=f">= {PUBLISH_MANY_FLOOR_PER_S:,.0f} /s",
-            passed=floor_verdict(per_s, PUBLISH_MANY_FLOOR_PER_S, at_most=False),
-        )
+        _throughput_rows(bench, publisher, traffic, prefix, batch)
     delete_matching(bench.client, f"{prefix}:*")
     publisher.redis.close()
+
+
+def _throughput_rows(
+    bench: Bench, publisher: Publisher, traffic: Traffic, prefix: str, batch: int
+) -> None:
+    """publish_many() against its anchor: a plain redis-py pipeline of the same XADDs
+    (`pipe.xadd(stream, {"event": json})`, as an application would write it; same stream,
+    same JSON, made beforehand so that only the pipeline is timed), on the same client. The two alternate in rounds, so a change in the machine's load falls on both."""
+    count = bench.sizes.publish_many_events
+    stream = stream_key(prefix, StreamName.PREDICTIONS)
+    events = traffic.predictions(count)
+    payloads = [event.model_dump_json() for event in events]
+    per_round = max(batch, count // THROUGHPUT_ROUNDS // batch * batch)
+    bench.say(
+        f"publish: publish_many and a plain pipeline, {count:,} events each in batches of "
+        f"{batch:,}, alternating in rounds of {per_round:,}"
+    )
+    sdk_s = pipeline_s = 0.0
+    for round_number, start in enumerate(range(0, count, per_round)):
+        part = slice(start, start + per_round)
+        if round_number % 2:  # ABAB... would favour whichever goes second as a load rises
+            pipeline_s += _pipeline_s(publisher.redis, stream, payloads[part], batch)
+            sdk_s += _publish_many_s(publisher, events[part], batch)
+        else:
+            sdk_s += _publish_many_s(publisher, events[part], batch)
+            pipeline_s += _pipeline_s(publisher.redis, stream, payloads[part], batch)
+        bench.client.unlink(stream)
+    sdk_per_s, pipeline_per_s = count / sdk_s, count / pipeline_s
+    what = f"batches of {batch:,} ({count:,} events)"
+    bench.add(
+        SECTION,
+        f"anchor: plain redis-py pipeline of the same XADDs (JSON made beforehand), {what}",
+        rate_text(pipeline_per_s),
+        value=pipeline_per_s,
+        unit="events/s",
+    )
+    bench.add(
+        SECTION,
+        f"`publish_many()` throughput, {what}",
+        rate_text(sdk_per_s),
+        value=sdk_per_s,
+        unit="events/s",
+        floor=f">= {PUBLISH_MANY_FLOOR_PER_S:,.0f} /s",
+        passed=floor_verdict(sdk_per_s, PUBLISH_MANY_FLOOR_PER_S, at_most=False),
+    )
+    ratio = sdk_per_s / pipeline_per_s
+    with_floor = batch == RATIO_FLOOR_BATCH
+    bench.add(
+        SECTION,
+        f"`publish_many()` as a multiple of the plain pipeline, batches of {batch:,}",
+        f"{ratio:.2f}x",
+        value=ratio,
+        unit="x",
+        floor=f">= {PUBLISH_MANY_FLOOR_RATIO:g}x" if with_floor else "",
+        passed=floor_verdict(ratio, PUBLISH_MANY_FLOOR_RATIO, at_most=False)
+        if with_floor
+        else None,
+    )
+    if with_floor:
+        _one_connection_ceiling(bench, stream, payloads, batch, sdk_per_s)
+
+
+def _one_connection_ceiling(
+    bench: Bench, stream: str, payloads: list[str], batch: int, sdk_per_s: float
+) -> None:
+    """What Redis itself takes from one connection pipelining `batch` XADDs (redis-benchmark,
+    no Python at all): the most any client could reach, so the room above the anchor."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        bench.add(SECTION, "one-connection XADD ceiling", "redis-benchmark not on the PATH")
+        return
+    payload = sorted(payloads, key=len)[len(payloads) // 2]  # an event of the median size
+    requests = bench.sizes.publish_many_events
+    command = [binary, "-u", bench.url, "-n", str(requests), "-c", "1", "-P", str(batch)]
+    output = subprocess.run(
+        [*command, "--csv", "XADD", stream, "*", "event", payload],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    bench.client.unlink(stream)
+    per_s = benchmark_rps(output)
+    bench.add(
+        SECTION,
+        f"ceiling: redis-benchmark XADD of a {len(payload)}-byte event, 1 connection, "
+        f"-P {batch:,} ({requests:,} requests)",
+        rate_text(per_s),
+        value=per_s,
+        unit="XADD/s",
+    )
+    bench.add(
+        SECTION,
+        f"`publish_many()`, batches of {batch:,}, as a share of that ceiling",
+        f"{sdk_per_s / per_s:.0%}",
+        value=sdk_per_s / per_s,
+        unit="fraction",
+    )
+
+
+def _publish_many_s(publisher: Publisher, events: list[Prediction], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(events), batch):
+        if publisher.publish_many(events[start : start + batch]) is None:
+            raise BenchmarkError("publish_many spooled events: Redis did not take them")
+    return time.perf_counter() - started
+
+
+def _pipeline_s(client: redis.Redis, stream: str, payloads: list[str], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(payloads), batch):
+        pipe = client.pipeline(transaction=False)
+        for payload in payloads[start : start + batch]:
+            pipe.xadd(stream, {"event": payload})
+        pipe.execute()
+    return time.perf_counter() - started
 
 
 def _latency_rows(

@@ -51,7 +51,7 @@ def bench_ceiling(bench: Bench) -> None:
             check=True,
         ).stdout
         bench.client.unlink(key)
-        per_s = _benchmark_rps(output)
+        per_s = benchmark_rps(output)
         bench.add(
             SECTION,
             f"redis-benchmark XADD of a {len(payload)}-byte event, 50 clients, {label}",
@@ -87,7 +87,7 @@ def _share_rows(bench: Bench, xadd_per_s: float) -> None:
         )
 
 
-def _benchmark_rps(csv_output: str) -> float:
+def benchmark_rps(csv_output: str) -> float:
     """The rps column of redis-benchmark --csv; the test name may hold unescaped quotes."""
     last = csv_output.strip().splitlines()[-1]
     columns = last.rsplit(",", 7)

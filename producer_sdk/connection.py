@@ -205,6 +205,8 @@ class DroppingSentinelConnection(SentinelManagedConnection):
 
 class DroppingSentinelSSLConnection(DroppingSentinelConnection, SentinelManagedSSLConnection):
     """The same over TLS."""
+
+
 def cluster_client(parsed: ClusterUrl, **client_options: Any) -> redis.Redis:
     """A RedisCluster client, typed as the `redis.Redis` whose commands it offers: mlmon
     sends it only single-slot commands and scripts (each partition is one hash tag)."""

@@ -1,20 +1,34 @@
 """Which publish failures are outages (spool and replay) and which are configuration
-errors (raise at once, spool nothing)."""
+errors (raise at once, spool nothing), and the errors the SDK raises."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import redis
-from redis.exceptions import RedisClusterException
+
+Entry = tuple[str, bytes]  # (stream key, event JSON)
 
 
 class PublishError(Exception):
-    """Redis did not take the event; the cause is chained."""
+    """Redis did not take the events (or not all of them); the cause is chained.
+
+    `entry_ids` has, per event of the call and in order, the stream entry id of each one
+    Redis took and None for the others: publish those again (all of them, or the whole
+    call: consumers drop a repeated event_id)."""
+
+    def __init__(self, message: str, *, entry_ids: Sequence[str | None] = ()) -> None:
+        super().__init__(message)
+        self.entry_ids = list(entry_ids)
 
 
 class ReplicationLagError(redis.RedisError):
     """The primary took the events but too few replicas confirmed them in time."""
+
+
+class ReplicaCheckError(redis.RedisError):
+    """The events are in, but WAIT or ROLE was refused (the user's rights, not an outage)."""
 
 
 # Redis unreachable, slow, loading, or a replica mid-failover: these pass; anything else
@@ -27,7 +41,6 @@ OUTAGE_ERRORS = (
     ReplicationLagError,  # replicas behind for a moment: replay later
 )
 
-
 # replies only a Redis Cluster gives: through a client of one node, a configuration error
 MISDIRECTED_ERRORS = (
     redis.exceptions.AskError,  # MOVED too
@@ -36,36 +49,31 @@ MISDIRECTED_ERRORS = (
 )
 
 
-# what a send may raise: redis-py's errors, and its cluster client's own exception (not a
-# RedisError), raised when no node of the cluster can be reached
-SEND_ERRORS = (redis.RedisError, RedisClusterException)
-
-
-def raise_unless_outage(
-    error: Exception, entries: list[tuple[str, str]], *, cluster: bool = False
-) -> None:
-    """Spooling is for outages only; a configuration error raises `PublishError` at once.
-    A cluster client's CLUSTERDOWN (slots without a primary, mid-failover), or no node
-    reachable, is an outage."""
-    if cluster and isinstance(error, redis.exceptions.ClusterDownError | RedisClusterException):
-        return
-    if isinstance(error, MISDIRECTED_ERRORS):
-        raise PublishError(
-            f"could not publish {describe_entries(entries)}: {type(error).__name__}: {error}. The "
-            "URL points at one node of a Redis Cluster: use redis+cluster://host:port"
-            "[,host:port] and partitions= (the workers' MLMON_PARTITIONS); nothing was spooled"
-        ) from error
-    if isinstance(error, OUTAGE_ERRORS) and not isinstance(
+def is_outage(error: BaseException, *, cluster: bool = False) -> bool:
+    """Whether `error` passes by itself (spool and replay), rather than needing a fix. A
+    cluster client's CLUSTERDOWN (slots without a primary, mid-failover) is an outage."""
+    if cluster and isinstance(error, redis.exceptions.ClusterDownError):
+        return True
+    return isinstance(error, OUTAGE_ERRORS) and not isinstance(
         error, redis.exceptions.AuthenticationError
-    ):
-        return
-    raise PublishError(
+    )
+
+
+def configuration_message(entries: Sequence[Entry], error: BaseException) -> str:
+    """What to fix, for a failure that is not an outage."""
+    if isinstance(error, MISDIRECTED_ERRORS):
+        return (
+            f"could not publish {describe_entries(entries)}: {type(error).__name__}: {error}. "
+            "The URL points at one node of a Redis Cluster: use redis+cluster://host:port"
+            "[,host:port] and partitions= (the workers' MLMON_PARTITIONS); nothing was spooled"
+        )
+    return (
         f"could not publish {describe_entries(entries)}: {type(error).__name__}: {error} "
         "(a configuration error, not an outage: nothing was spooled)"
-    ) from error
+    )
 
 
-def describe_entries(entries: list[tuple[str, str]]) -> str:
+def describe_entries(entries: Sequence[Entry]) -> str:
     if len(entries) == 1:
         return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
     return f"{len(entries)} events"

@@ -13,8 +13,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from producer_sdk.batch import BatchResult, BatchSender
 from producer_sdk.connection import client_from_url, is_cluster_client
+from producer_sdk.encoding import event_json
 from producer_sdk.events import (
+    EVENT_MODELS,
     AnalysisCompleted,
     AnyEvent,
     BacktestCompleted,
@@ -22,13 +25,14 @@ from producer_sdk.events import (
     TradeOutcome,
 )
 from producer_sdk.failures import (
-    SEND_ERRORS,
+    Entry,
     PublishError,
     ReplicationLagError,
+    configuration_message,
     describe_entries,
-    raise_unless_outage,
+    is_outage,
 )
-from producer_sdk.spool import Spool, default_spool_dir, default_spool_max_bytes
+from producer_sdk.spool import PartlySent, Spool, default_spool_dir, default_spool_max_bytes
 from producer_sdk.streams import (
     CONTROL_STREAMS,
     DEFAULT_PREFIX,
@@ -44,6 +48,9 @@ SPOOL_RETRY_FIRST_S = 0.5  # after a failure, try Redis again after this long, d
 SPOOL_RETRY_MAX_S = 4.0  # an outage costs a publish at most its timeout this often
 
 log = logging.getLogger("producer_sdk")
+
+
+__all__ = ["PublishError", "Publisher", "ReplicationLagError"]
 
 
 class Publisher:
@@ -90,12 +97,20 @@ class Publisher:
             raise ValueError("on_failure must be 'spool' or 'raise'")
         if partitions < 1:
             raise ValueError("partitions must be >= 1")
+        self._cluster = is_cluster_client(redis_client)
+        if self._cluster and replicas_to_ack:
+            raise ValueError("replicas_to_ack is for a Sentinel-managed Redis, not a cluster")
         self.redis = redis_client
         self.prefix = prefix
         self.on_failure = on_failure
         self.replicas_to_ack = replicas_to_ack
         self.replica_ack_timeout_ms = max(1, round(replica_ack_timeout_s * 1000))
-        self._replicas_seen = replicas_to_ack  # replicas WAIT asks for (from the last ROLE)
+        self._sender = BatchSender(
+            redis_client,
+            replicas_to_ack=replicas_to_ack,
+            replica_ack_timeout_ms=self.replica_ack_timeout_ms,
+            cluster=self._cluster,
+        )
         max_bytes = (
             default_spool_max_bytes() if spool_max_mb is None else int(spool_max_mb * 1024 * 1024)
         )
@@ -106,7 +121,6 @@ class Publisher:
             {kind: stream_key_for(partition_prefix(prefix, i), kind) for kind in EventType}
             for i in range(partitions)
         ]
-        self._cluster = is_cluster_client(redis_client)
         self.spool = Spool(spool_dir or default_spool_dir(), name=prefix, max_bytes=max_bytes)
         self._retry_at_s = 0.0  # while Redis is down, publishes go straight to the spool
         self._backoff_s = SPOOL_RETRY_FIRST_S
@@ -142,102 +156,69 @@ class Publisher:
             spool_dir=spool_dir,
             replicas_to_ack=replicas_to_ack,
             replica_ack_timeout_s=publish_timeout_s / 4,  # WAIT's timeout ends on a 100 ms tick
-            partitions=partitions,
         )
 
     def publish(self, event: AnyEvent) -> str | None:
         """Send one event; returns its stream entry id, or None when it was spooled."""
-        ids = self._send([self._entry(event)])
+        ids = self._send(self._entries([event]))
         return None if ids is None else ids[0]
 
     def publish_many(self, events: Iterable[AnyEvent]) -> list[str] | None:
         """Send many events in one round trip, in order; returns their stream entry ids,
-        or None when they were spooled. Every event is validated before anything is sent."""
-        return self._send([self._entry(event) for event in events])
+        or None when any was spooled. Every event is checked and serialised before
+        anything is sent.
+
+        When the connection fails part way, the events Redis confirmed are published and
+        only the rest are spooled (from the first unconfirmed one on, so the order holds);
+        with `on_failure="raise"`, or on a configuration error, `PublishError.entry_ids`
+        says which were taken."""
+        return self._send(self._entries(events))
 
     def flush_spool(self) -> int:
         """Replay the spool now; returns how many events were sent."""
-        return self.spool.replay(self._xadd_many)
+        return self.spool.replay(self._send_spooled)
 
     @property
     def spool_dropped(self) -> int:
         return self.spool.dropped
 
-    def _send(self, entries: list[tuple[str, str]]) -> list[str] | None:
-        if self.on_failure == "raise":
-            try:
-                return self._xadd_many(entries)
-            except SEND_ERRORS as e:
-                raise PublishError(f"could not publish {describe_entries(entries)}: {e}") from e
-        if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
-            self.spool.append(entries)
-            return None
-        if self.spool.has_entries():  # keep the order: what waits goes first
-            self.spool.append(entries)
-            try:
-                self.flush_spool()
-            except SEND_ERRORS as e:
-                raise_unless_outage(e, entries, cluster=self._cluster)
-                self._redis_is_down(e)
+    def _send(self, entries: list[Entry]) -> list[str] | None:
+        if not entries:
+            return []
+        if self.on_failure == "spool":
+            if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
+                self.spool.append(entries)
                 return None
+            if self.spool.has_entries():  # keep the order: what waits goes first
+                self.spool.append(entries)
+                try:
+                    self.flush_spool()
+                except redis.RedisError as e:
+                    if not is_outage(e, cluster=self._cluster):
+                        raise PublishError(configuration_message(entries, e)) from e
+                    self._redis_is_down(e)
+                    return None
+                self._redis_is_back()
+                return None
+        result = self._sender.send(entries)
+        if result.error is None:
             self._redis_is_back()
-            return None
-        try:
-            ids = self._xadd_many(entries)
-        except SEND_ERRORS as e:  # a partly sent pipeline is replayed whole: harmless
-            raise_unless_outage(e, entries, cluster=self._cluster)
-            self._redis_is_down(e)
-            self.spool.append(entries)
-            return None
-        self._redis_is_back()
-        return ids
-
-    def _xadd_many(self, entries: list[tuple[str, str]]) -> list[str]:
-        if len(entries) == 1 and not self.replicas_to_ack:
-            stream, event_json = entries[0]
-            entry_id = self.redis.xadd(stream, {"event": event_json})
-            return [_text(entry_id)]
-        # never MAXLEN or MINID: trimming is the workers' (by age, past what every group
-        # acknowledged), so a producer's credentials never need to delete anything
-        pipe = self.redis.pipeline(transaction=False)
-        for stream, event_json in entries:  # the command as is: xadd()'s checks cost a tenth
-            pipe.execute_command("XADD", stream, "*", "event", event_json)  # type: ignore[no-untyped-call]
-        wanted = min(self.replicas_to_ack, self._replicas_seen)
-        if wanted:
-            pipe.execute_command("WAIT", wanted, self.replica_ack_timeout_ms)  # type: ignore[no-untyped-call]
-        if self.replicas_to_ack:
-            pipe.execute_command("ROLE")  # type: ignore[no-untyped-call]
-        replies = pipe.execute(raise_on_error=False)
-        added, checks = replies[: len(entries)], replies[len(entries) :]
-        for reply in added:
-            if isinstance(reply, Exception):
-                raise reply
-        if self.replicas_to_ack:
-            self._check_replicas(wanted=wanted, replies=checks)
-        return [_text(entry_id) for entry_id in added]
-
-    def _check_replicas(self, *, wanted: int, replies: list[Any]) -> None:
-        """Raise ReplicationLagError unless the replicas WAIT asked for, and that are still
-        connected, have the events. WAIT asks for as many as the last ROLE showed (at most
-        `replicas_to_ack`): a primary left without replicas after a failover is not waited
-        for, and is held to them again as soon as one is back."""
-        failed = [reply for reply in replies if isinstance(reply, Exception)]
-        if failed:  # the events are in: it is the user's rights, not an outage
+            return result.entry_ids  # type: ignore[return-value]  # all str without an error
+        if self.on_failure == "raise" or not is_outage(result.error, cluster=self._cluster):
             raise PublishError(
-                f"published, but the replicas could not be checked: {failed[0]}; the "
-                "producer's ACL user needs +wait and +role (see `mlmon acl`)"
-            ) from failed[0]
-        acked = int(replies[0]) if wanted else 0
-        role = replies[-1]
-        connected = len(role[2]) if role and _text(role[0]) == "master" else 0
-        self._replicas_seen = connected
-        if acked < min(wanted, connected):
-            raise ReplicationLagError(
-                f"{acked} of {min(wanted, connected)} replicas acknowledged within "
-                f"{self.replica_ack_timeout_ms} ms"
-            )
+                _failure_message(entries, result, cluster=self._cluster),
+                entry_ids=result.entry_ids,
+            ) from result.error
+        self._redis_is_down(result.error)
+        self.spool.append(entries[result.resend_from :])
+        return None
 
-    def _redis_is_down(self, error: Exception) -> None:
+    def _send_spooled(self, entries: list[Entry]) -> None:
+        result = self._sender.send(entries)
+        if result.error is not None:
+            raise PartlySent(result.resend_from, result.error)
+
+    def _redis_is_down(self, error: redis.RedisError) -> None:
         if self._retry_at_s == 0.0:
             log.warning(
                 "mlmon: Redis unreachable, spooling events to %s: %s", self.spool.path, error
@@ -360,17 +341,23 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entry(self, event: AnyEvent) -> tuple[str, str]:
-        if not isinstance(event, Prediction | AnalysisCompleted | BacktestCompleted | TradeOutcome):
-            raise TypeError(
-                f"publish() takes an event model (Prediction, AnalysisCompleted, "
-                f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
-            )
-        return self._stream_key(event), event.model_dump_json()
+    def _entries(self, events: Iterable[AnyEvent]) -> list[Entry]:
+        """Each event's stream and JSON; raises before anything is sent."""
+        stream_key = self._stream_key
+        entries: list[Entry] = []
+        append = entries.append
+        for event in events:
+            if not isinstance(event, EVENT_MODELS):
+                raise TypeError(
+                    f"publish() takes an event model (Prediction, AnalysisCompleted, "
+                    f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
+                )
+            append((stream_key(event), event_json(event)))
+        return entries
 
     def _stream_key(self, event: AnyEvent) -> str:
-        """The event's stream: its partition's, by ticker (`partition_of`), when it is one
-        of the partitioned streams."""
+        """The stream `event` goes to, the one place that chooses it: its partition's, by
+        ticker (`partition_of`), when it is one of the partitioned streams."""
         if self.partitions == 1 or STREAM_OF_TYPE[event.type] in CONTROL_STREAMS:
             return self._stream_keys[event.type]
         routing_key = getattr(event, "ticker", None) or event.event_id
@@ -382,5 +369,10 @@ def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _failure_message(entries: list[Entry], result: BatchResult, *, cluster: bool) -> str:
+    error = result.error
+    taken = sum(entry_id is not None for entry_id in result.entry_ids)
+    part = f"; Redis took {taken} of them (see entry_ids)" if 0 < taken < len(entries) else ""
+    if error is not None and not is_outage(error, cluster=cluster):
+        return configuration_message(entries, error) + part
+    return f"could not publish {describe_entries(entries)}: {error}{part}"

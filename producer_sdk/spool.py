@@ -20,7 +20,18 @@ DEFAULT_SPOOL_DIR = Path.home() / ".mlmon" / "spool"
 DEFAULT_SPOOL_MAX_MB = 64.0
 REPLAY_CHUNK = 500
 
-Send = Callable[[list[tuple[str, str]]], object]
+Entry = tuple[str, bytes]  # (stream key, event JSON)
+Send = Callable[[list[Entry]], object]
+
+
+class PartlySent(Exception):
+    """Raised by a replay's `send`: only the first `sent` entries of its chunk were taken,
+    for the reason `error` (which the replay raises once it has kept the rest)."""
+
+    def __init__(self, sent: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.sent = sent
+        self.error = error
 
 
 def default_spool_dir() -> Path:
@@ -59,8 +70,10 @@ class Spool:
         except FileNotFoundError:
             return 0
 
-    def append(self, entries: list[tuple[str, str]]) -> None:
-        data = "".join(json.dumps({"stream": s, "event": e}) + "\n" for s, e in entries).encode()
+    def append(self, entries: list[Entry]) -> None:
+        data = "".join(
+            json.dumps({"stream": s, "event": e.decode()}) + "\n" for s, e in entries
+        ).encode()
         with self._locked():
             size = self.path.stat().st_size if self.path.exists() else 0
             if size + len(data) > self.max_bytes:
@@ -72,17 +85,27 @@ class Spool:
 
     def replay(self, send: Send) -> int:
         """Send every entry in order, chunk by chunk; returns how many were sent. On an
-        error the unsent entries stay (still in order) and the error propagates."""
+        error the unsent entries stay (still in order) and the error propagates; a `send`
+        that raises `PartlySent` has the entries it got through removed first."""
         sent = 0
+        failure: Exception | None = None
         with self._locked():
             lines = self._lines()
             try:
                 for start in range(0, len(lines), REPLAY_CHUNK):
                     chunk = lines[start : start + REPLAY_CHUNK]
-                    send([(item["stream"], item["event"]) for item in map(json.loads, chunk)])
+                    items = map(json.loads, chunk)
+                    try:
+                        send([(item["stream"], item["event"].encode()) for item in items])
+                    except PartlySent as e:
+                        sent += e.sent
+                        failure = e.error
+                        break
                     sent += len(chunk)
             finally:
                 self._rewrite(lines[sent:])
+        if failure is not None:
+            raise failure
         return sent
 
     def _lines(self) -> list[str]:
