@@ -60,7 +60,8 @@ def _throughput_rows(
 ) -> None:
     """publish_many() against its anchor: a plain redis-py pipeline of the same XADDs
     (`pipe.xadd(stream, {"event": json})`, as an application would write it; same stream,
-    same JSON, made beforehand so that only the pipeline is timed), on the same client. The two alternate in rounds, so a change in the machine's load falls on both."""
+    same JSON, made beforehand so that only the pipeline is timed), on the same client.
+    The two alternate in rounds, so a change in the machine's load falls on both."""
     count = bench.sizes.publish_many_events
     stream = stream_key(prefix, StreamName.PREDICTIONS)
     events = traffic.predictions(count)
