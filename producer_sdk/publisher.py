@@ -156,6 +156,7 @@ class Publisher:
             spool_dir=spool_dir,
             replicas_to_ack=replicas_to_ack,
             replica_ack_timeout_s=publish_timeout_s / 4,  # WAIT's timeout ends on a 100 ms tick
+            partitions=partitions,
         )
 
     def publish(self, event: AnyEvent) -> str | None:
