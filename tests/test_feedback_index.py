@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from helpers import csv_rows, make_prediction, run_mlmon
 
@@ -44,3 +45,35 @@ def test_an_id_join_accepts_the_utc_date_across_midnight_in_the_time_zone(
     assert result.returncode == 0, result.stderr
     [row] = csv_rows(home / "data" / "ml_feedback.csv")
     assert (row["prediction_id"], row["joined_by"]) == (prediction.event_id, "id")
+
+
+def test_an_id_not_found_joins_no_other_prediction_of_the_ticker(
+    publisher: Publisher, env: dict[str, str], home: Path
+) -> None:
+    """The id's prediction is kept under its own day, three days before the date the
+    outcome gives: the ticker's prediction of that date is another one, and joining it
+    would train the model on its features under this outcome's label."""
+    now = datetime.now(UTC)
+    older = make_prediction(ticker="INFY.NS", ts=now - timedelta(days=3), features={"rsi": 30.0})
+    newer = make_prediction(ticker="INFY.NS", ts=now - timedelta(minutes=5), features={"rsi": 70.0})
+    outcome = TradeOutcome(
+        prediction_id=older.event_id,
+        ticker="INFY.NS",
+        prediction_date=newer.ts.astimezone(ZoneInfo("Asia/Kolkata")).date(),  # MLMON_TIMEZONE
+        actual_outcome="profit",
+        pnl_pct=2.0,
+        holding_days=1,
+        ml_verdict="buy",
+        rule_verdict="buy",
+        final_verdict="buy",
+    )
+    publisher.publish_many([older, newer])
+    publisher.publish(outcome)
+
+    result = run_mlmon("worker", "--burst", "--groups", "feedback", env=env)
+
+    assert result.returncode == 0, result.stderr
+    [row] = csv_rows(home / "data" / "ml_feedback.csv")
+    assert row["prediction_id"] != newer.event_id
+    assert row["joined_by"] == "none"
+    assert csv_rows(home / "data" / "ml_training_data.csv") == []

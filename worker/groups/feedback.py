@@ -158,9 +158,12 @@ class FeedbackHandler:
         return rejected
 
     def _join(self, outcomes: list[TradeOutcome]) -> list[Joined]:
-        """By prediction_id when given and known, else by ticker and prediction date."""
+        """By prediction_id when given, else by ticker and prediction date. An id that is
+        not found (expired, or its prediction_date more than a day off) joins nothing: the
+        ticker's latest prediction of that date may be another one, and its features
+        would train the model under this outcome's label."""
         by_id = self.index.by_ids([(o.prediction_id, o.prediction_date) for o in outcomes])
-        missing = [i for i, found in enumerate(by_id) if found is None]
+        missing = [i for i, o in enumerate(outcomes) if by_id[i] is None and not o.prediction_id]
         latest = self.index.latest(
             [(outcomes[i].ticker, outcomes[i].prediction_date) for i in missing]
         )
@@ -169,7 +172,7 @@ class FeedbackHandler:
         for i, outcome in enumerate(outcomes):
             if by_id[i] is not None:
                 joined.append(Joined(outcome, by_id[i], "id"))
-            elif by_day[i] is not None:
+            elif by_day.get(i) is not None:
                 joined.append(Joined(outcome, by_day[i], "ticker_date"))
             else:
                 joined.append(Joined(outcome, None, None))
