@@ -153,3 +153,25 @@ def test_rq_keys_are_the_deployments_and_the_worker_user_reaches_no_others(
             worker.lpush(foreign, "job")
     config = run_mlmon("acl", env=worker_env).stdout
     assert f"~{prefix}:* resetchannels &{prefix}:rq:*" in config and "~rq:*" not in config
+
+
+def test_a_partitioned_worker_user_reaches_its_own_tags_only(
+    client: redis.Redis, prefix: str
+) -> None:
+    """`{<prefix>-p*}` would also match another deployment called `<prefix>-p...`."""
+    user = f"{prefix}-worker"
+    rules = worker_acl_rules(prefix, partitions=4)
+    client.execute_command(*acl_setuser_line(user, "w-secret", rules).split())
+    try:
+
+        def allowed(key: str) -> bool:
+            reply = client.execute_command("ACL", "DRYRUN", user, "HGETALL", key)
+            return bool(reply == b"OK")
+
+        assert all(allowed(f"{{{prefix}-p{i}}}:metrics:all") for i in range(4))
+        assert allowed(f"{{{prefix}}}:retrain:state")
+        assert not allowed(f"{{{prefix}-p4}}:metrics:all")
+        assert not allowed(f"{{{prefix}-pwned}}:metrics:all")
+        assert not allowed(f"{{{prefix}-prod}}:retrain:state")
+    finally:
+        client.acl_deluser(user)

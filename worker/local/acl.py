@@ -9,7 +9,7 @@ KEYS, DEBUG ...).
 
 from __future__ import annotations
 
-from producer_sdk.streams import STREAM_OF_TYPE, control_prefix
+from producer_sdk.streams import STREAM_OF_TYPE, control_prefix, partition_prefix
 from worker.keys import Keys
 from worker.settings import rq_prefix_for
 
@@ -66,8 +66,16 @@ def producer_acl_rules(prefix: str, partitions: int = 1) -> list[str]:
 def worker_acl_rules(prefix: str, rq_prefix: str | None = None, partitions: int = 1) -> list[str]:
     rq_prefix = rq_prefix or rq_prefix_for(prefix)
     rq_keys = [] if rq_prefix.startswith(f"{prefix}:") else [f"~{rq_prefix}:*"]
-    # partitioned: the control tag and every partition's tag (`{` and `}` are literal)
-    own_keys = [f"~{prefix}:*"] if partitions == 1 else [f"~{{{prefix}}}:*", f"~{{{prefix}-p*}}:*"]
+    # partitioned: the control tag and each partition's tag, one by one (`{` and `}` are
+    # literal; a `{<prefix>-p*}` glob would reach another deployment named `<prefix>-p...`)
+    own_keys = (
+        [f"~{prefix}:*"]
+        if partitions == 1
+        else [
+            f"~{control_prefix(prefix, partitions)}:*",
+            *(f"~{partition_prefix(prefix, i)}:*" for i in range(partitions)),
+        ]
+    )
     return [
         "on",
         "resetkeys",
