@@ -45,7 +45,12 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
     client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+    # today's layout and the partitioned one's hash tags (`{<prefix>}`, `{<prefix>-p<i>}`)
+    keys = [
+        key
+        for pattern in (f"{name}:*", f"{{{name}}}:*", f"{{{name}-p*}}:*")
+        for key in client.scan_iter(match=pattern, count=1000)
+    ]
     for start in range(0, len(keys), 1000):
         client.delete(*keys[start : start + 1000])
     delete_rq_keys(client, name)

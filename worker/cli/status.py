@@ -16,7 +16,7 @@ from worker.cli.common import (
     settings_or_exit,
 )
 from worker.consumer.failures import current_faults
-from worker.consumer.health import group_states, health_problems
+from worker.consumer.health import group_states, health_problems, stray_streams
 from worker.consumer.topology import known_names, parse_group_names
 from worker.keys import Keys
 from worker.redis_conn import cluster_misdirection, replica_of
@@ -98,6 +98,7 @@ def health(groups: str) -> None:
     problems = health_problems(
         group_states(client, settings, names), max_lag=settings.health_max_lag
     )
+    problems += stray_streams(client, settings)
     primary = replica_of(client)
     if primary is not None:
         problems.insert(

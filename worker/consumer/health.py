@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from producer_sdk.streams import PARTITION_TAG, StreamName
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.keys import Keys
 from worker.redis_values import as_text, parse_stream_id
@@ -123,3 +124,32 @@ def _groups_of(client: redis.Redis, stream_key: str) -> list[dict[str, Any]]:
     except redis.ResponseError:  # no such stream yet
         return []
     return groups
+
+
+def stray_streams(client: redis.Redis, settings: Settings) -> list[str]:
+    """Prediction streams of another partition layout that hold entries: producers set up
+    with other `partitions=` than the workers' `MLMON_PARTITIONS` publish where no group
+    reads, and status would show nothing while those events wait unread."""
+    count, base = settings.partitions, _base(settings)
+    others = [Keys.partition(base, count)]  # a producer with more partitions
+    if count == 1:
+        others.append(Keys.partition(base, 0))  # a partitioned producer
+    else:
+        others.append(Keys(base, base))  # a producer of the one-partition layout
+    problems = []
+    for keys in others:
+        stream = keys.stream(StreamName.PREDICTIONS)
+        held = int(client.xlen(stream))
+        if held:
+            problems.append(
+                f"{stream}: {held} entries no group reads: the producers' partitions= "
+                f"differs from MLMON_PARTITIONS={count}; publish with partitions={count} "
+                "(or set MLMON_PARTITIONS to theirs), then replay or move those entries"
+            )
+    return problems
+
+
+def _base(settings: Settings) -> str:
+    """The deployment's prefix, from a partition's settings too."""
+    match = PARTITION_TAG.match(settings.prefix)
+    return match["base"] if match else settings.prefix
