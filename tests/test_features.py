@@ -190,3 +190,26 @@ def test_feature_and_accuracy_conditions_keep_a_closed_set_of_alert_names() -> N
     assert all(c.active for c in conditions.values())
     assert "'x1' PSI" in conditions["features:drift"].summary
     assert "missing ('x2')" in conditions["features:data_quality"].summary
+
+
+def test_a_feature_constant_in_the_baseline_moved_wholesale_is_a_critical_failure() -> None:
+    """One baseline bin leaves nothing to compare bins with: the values beyond the
+    baseline's range are what says it moved, at the critical level when most are."""
+
+    def constant(value: float, count: int) -> dict[str, int]:
+        fields = FeatureFields()
+        fields.record({"x": True})
+        total = {"predictions": count}
+        for _ in range(count):
+            ones: list[str] = []
+            fields.add({"x": value}, ones)
+            for field in ones:
+                total[field] = total.get(field, 0) + 1
+        return total
+
+    report = run_feature_checks(constant(0.0, 1_000), constant(1e6, 1_000), FeatureConfig())
+
+    assert report["quality_failures"] == [
+        {"feature": "x", "check": "out_of_range", "status": "critical"}
+    ]
+    assert report["status"] == "critical"

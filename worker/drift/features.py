@@ -40,6 +40,7 @@ INSUFFICIENT = DriftStatus.INSUFFICIENT
 QUANTILE_BINS = 10
 P_WARN, P_CRITICAL = 0.001, 0.0001
 PSI_WARN, PSI_CRITICAL = 0.1, 0.25
+OUT_OF_RANGE_CRITICAL_SHARE = 0.5
 
 
 class FeatureCheck(StrEnum):
@@ -177,7 +178,15 @@ def _statuses(row: dict[str, Any], p_adjusted: Mapping[str, float], config: Feat
         effect = CRITICAL if row["psi"] >= PSI_CRITICAL else WARN if row["psi"] >= PSI_WARN else OK
         drift = _level(effect, p_adjusted[DRIFT])
         share = row["out_of_range_share"]
-        effect = WARN if share >= config.out_of_range_up else OK
+        # most of the window beyond every baseline value: the feature moved wholesale (a
+        # constant baseline has one bin, so the drift test cannot see it)
+        effect = (
+            CRITICAL
+            if share >= OUT_OF_RANGE_CRITICAL_SHARE
+            else WARN
+            if share >= config.out_of_range_up
+            else OK
+        )
         quality[OUT_OF_RANGE] = _level(effect, p_adjusted[OUT_OF_RANGE])
     if MISSING in p_adjusted:
         up = row["missing_share"] - row["baseline_missing_share"]
