@@ -12,11 +12,14 @@ measurement: it grows for 7 days, while hour buckets accumulate, then stays flat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 
 from benchmarks.feature_streams import FEATURE_COUNT, feature_counters
 from benchmarks.harness import Bench, mib
 from worker.counters.windows import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL
+from worker.keys import Keys
 
 SECTION = 6
 PER_HOUR = 10_000
@@ -41,17 +44,18 @@ def simulate(bench: Bench, prefix: str, days: int = DAYS) -> list[int]:
     """Bytes of the feature-bearing hashes at the end of each simulated day."""
     rng = np.random.default_rng(14)
     client = bench.client
-    version, all_time = f"{prefix}:metrics:version:v1", f"{prefix}:metrics:all"
+    keys, start = Keys(prefix), datetime(2026, 1, 5, tzinfo=UTC)  # a simulated Monday
+    version, all_time = keys.metrics_version("v1"), keys.metrics_all
     version_fields: dict[str, int] = {}
     live: list[str] = []
     per_minute = PER_HOUR // 60
-    minutes = [f"{prefix}:metrics:minute:{i}" for i in range(LIVE_MINUTES)]
+    minutes = [keys.metrics_minute(start + timedelta(minutes=i)) for i in range(LIVE_MINUTES)]
     for key in minutes:
         client.hset(key, mapping=feature_counters(rng, per_minute))  # type: ignore[arg-type]
     sizes = []
     for hour in range(days * 24):
         counters = feature_counters(rng, PER_HOUR)
-        key = f"{prefix}:metrics:hour:{hour}"
+        key = keys.metrics_hour(start + timedelta(hours=hour))
         client.hset(key, mapping=counters)  # type: ignore[arg-type]
         live.append(key)
         if len(live) > LIVE_HOURS:
