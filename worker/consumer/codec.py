@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from producer_sdk.events import AnyEvent, parse_event
 from producer_sdk.streams import STREAM_OF_TYPE, StreamName
+from worker.consumer.fast_decode import fast_prediction
 
 MAX_ENTRY_BYTES = 64 * 1024
 EVENT_FIELD = b"event"
@@ -47,6 +48,10 @@ def decode_entry(
     if raw is None:
         names = ", ".join(sorted(name.decode(errors="replace") for name in fields)) or "none"
         raise DecodeError(f"missing field 'event' (fields: {names})")
+    if stream is StreamName.PREDICTIONS:
+        fast = fast_prediction(raw, max_clock_skew_s=max_clock_skew_s)
+        if fast is not None:
+            return fast
     try:
         event = parse_event(raw, max_clock_skew_s=max_clock_skew_s)
     except ValidationError as e:

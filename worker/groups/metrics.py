@@ -60,37 +60,39 @@ class MetricsHandler:
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
         now_s = int(time.time())
         effects = BatchEffects(
-            [d.entry_id for d in deliveries], detector_delta=self.settings.ph_delta
+            [d.entry_id for d in deliveries],
+            detector_delta=self.settings.ph_delta,
+            recent_line=recent_line,
         )
         all_time = effects.hash_ref(self.keys.metrics_all)
         versions: set[str] = set()
-        recent = self._recent_positions(deliveries)
-        for position, delivery in enumerate(deliveries):
+        # the hashes an event counts in depend only on its minute and model version
+        hashes_of: dict[tuple[int, str | None], tuple[int, ...]] = {}
+        mark_of = self.effects.marks.of
+        features = self._features
+        for delivery in deliveries:
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
-            hashes = [all_time]
-            hashes += [
-                effects.hash_ref(key, ttl_s)
-                for key, ttl_s in self._bucket_keys(int(event.ts.timestamp()), now_s)
-            ]
-            if event.model_version:  # per-version counters: the next model's baseline
-                versions.add(event.model_version)
-                hashes.append(
-                    effects.hash_ref(
-                        self.keys.metrics_version(event.model_version), VERSION_COUNTERS_TTL_S
-                    )
+            ts_s = int(event.ts.timestamp())
+            version = event.model_version
+            hashes = hashes_of.get((ts_s // 60, version))
+            if hashes is None:
+                hashes = hashes_of[(ts_s // 60, version)] = self._hashes(
+                    effects, all_time, ts_s, now_s, version
                 )
+                if version:
+                    versions.add(version)
             confidence = event.ml_confidence
             ones = counter_fields(event)
-            if event.features and not self._features.add(event.features, ones):
+            if event.features and not features.add(event.features, ones):
                 self._admit_features(event.features)  # a name not seen yet: rare
-                self._features.add(event.features, ones)
+                features.add(event.features, ones)
             effects.add_event(
-                self.effects.marks.of(event.event_id, event.ts),
+                mark_of(event.event_id, event.ts),
                 hashes=hashes,
                 ones=ones,
                 amounts=None if confidence is None else confidence_amounts(confidence),
-                recent=recent_line(event) if position in recent else None,
+                recent=event,
                 detector_value=confidence,
             )
         self.effects.apply(self.keys.stream(stream), effects)
@@ -98,29 +100,18 @@ class MetricsHandler:
             self._maybe_set_baseline(versions)
         return []
 
-    def _recent_positions(self, deliveries: Sequence[Delivery]) -> set[int]:
-        """The newest `MLMON_RECENT_PREDICTIONS` events of the batch that are new: not
-        marked yet, and the first of their id in it. Only they need a recent line (the
-        list keeps no more), and a batch ending with re-published duplicates must not
-        leave its new events out. The Lua step still pushes only the events it applies.
-        """
-        cap = self.settings.recent_predictions
-        first: dict[str, int] = {}
-        for position, delivery in enumerate(deliveries):
-            first.setdefault(delivery.event.event_id, position)
-        newest_first = list(reversed(first.values()))
-        chosen: list[int] = []
-        checked = 0
-        while len(chosen) < cap and checked < len(newest_first):
-            # usually one read of `cap` marks; a run of duplicates doubles the next read
-            chunk = newest_first[checked : checked + max(cap - len(chosen), checked)]
-            events = [deliveries[p].event for p in chunk]
-            marked = self.effects.marks.are_set(
-                self.client, [self.effects.marks.of(e.event_id, e.ts) for e in events]
+    def _hashes(
+        self, effects: BatchEffects, all_time: int, ts_s: int, now_s: int, version: str | None
+    ) -> tuple[int, ...]:
+        """The counter hashes of an event: all-time, its minute and hour buckets still
+        inside a window, and its model version's (the next model's baseline)."""
+        refs = [all_time]
+        refs += [effects.hash_ref(key, ttl_s) for key, ttl_s in self._bucket_keys(ts_s, now_s)]
+        if version:
+            refs.append(
+                effects.hash_ref(self.keys.metrics_version(version), VERSION_COUNTERS_TTL_S)
             )
-            chosen += [p for p, is_set in zip(chunk, marked, strict=True) if not is_set]
-            checked += len(chunk)
-        return set(chosen[:cap])
+        return tuple(refs)
 
     def _admit_features(self, names: Iterable[str]) -> None:
         """Ask Redis which of these names are monitored (new ones join while there is
