@@ -11,7 +11,7 @@ import click
 from producer_sdk.streams import CONTROL_STREAMS
 from worker.cli.common import EXIT_CONFIG, fail, fitting_redis_or_exit, settings_or_exit
 from worker.consumer.runtime import GroupConsumer
-from worker.consumer.service import run_consumers
+from worker.consumer.service import run_consumers, tune_gc_for_consuming
 from worker.consumer.topology import GROUP_STREAMS, GroupName, known_names, parse_group_names
 from worker.groups import build_consumers
 from worker.local.group_processes import run_group_processes
@@ -77,6 +77,7 @@ def _run(
         )
     except SettingsError as e:
         fail(str(e), EXIT_CONFIG)
+    tune_gc_for_consuming()
     return run_consumers(consumers, burst=burst, stop=stop)
 
 

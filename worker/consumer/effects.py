@@ -45,6 +45,7 @@ class _Event:
     amounts: Mapping[str, int] | None
     recent: object | None
     detector_value: float | None
+    also: tuple[tuple[int, ...], Sequence[str]] | None
 
 
 @dataclass
@@ -84,10 +85,12 @@ class BatchEffects:
         amounts: Mapping[str, int] | None = None,
         recent: object | None = None,
         detector_value: float | None = None,
+        also: tuple[Sequence[int], Sequence[str]] | None = None,
     ) -> None:
         """Count the event of `mark` (`Marks.of`) once: +1 to each of `ones`, + each of
-        `amounts`, in `hashes`; feed `detector_value` to the Page-Hinkley detector once;
-        `recent` (for `recent_line`) may put it in the recent list."""
+        `amounts`, in `hashes`, and +1 to each fields of `also` in its hashes; feed
+        `detector_value` to the Page-Hinkley detector once; `recent` (for `recent_line`)
+        may put it in the recent list."""
         main = self._mark_ref(mark.main)
         if (main, mark.member) in self._marked:
             return  # a second copy within the batch: the first one counts
@@ -100,6 +103,7 @@ class BatchEffects:
                 amounts,
                 recent,
                 detector_value,
+                None if also is None else (tuple(also[0]), also[1]),
             )
         )
 
@@ -141,15 +145,10 @@ class BatchEffects:
         the same hashes (most of a batch shares a few such sets), then per hash."""
         by_hashes: dict[tuple[int, ...], Counter[str]] = {}
         for event in self._events:
-            if not event.hashes:
-                continue
-            counts = by_hashes.get(event.hashes)
-            if counts is None:
-                counts = by_hashes[event.hashes] = Counter()
-            counts.update(event.ones)  # counted in C
-            if event.amounts:
-                for name, amount in event.amounts.items():
-                    counts[name] += amount
+            if event.hashes:
+                _count(by_hashes, event.hashes, event.ones, event.amounts)
+            if event.also is not None:
+                _count(by_hashes, *event.also, None)
         totals: dict[int, dict[str, int]] = {}
         for hash_refs, counts in by_hashes.items():
             for ref in hash_refs:
@@ -173,6 +172,21 @@ class BatchEffects:
                     break
         newest.reverse()
         return newest
+
+
+def _count(
+    by_hashes: dict[tuple[int, ...], Counter[str]],
+    hashes: tuple[int, ...],
+    ones: Sequence[str],
+    amounts: Mapping[str, int] | None,
+) -> None:
+    counts = by_hashes.get(hashes)
+    if counts is None:
+        counts = by_hashes[hashes] = Counter()
+    counts.update(ones)  # counted in C
+    if amounts:
+        for name, amount in amounts.items():
+            counts[name] += amount
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -2,9 +2,10 @@
 
 Counters live in hashes: all-time, per UTC minute (read as the last hour) and per UTC hour
 (read as the last 24 h and 7 d). Bucket hashes expire when no window needs them, so memory
-does not grow with the number of events. A batch is one Lua call: for each event, its
-idempotency mark and its counters in one atomic step, then the acknowledgement
-(`worker.consumer.effects`).
+does not grow with the number of events. Feature counters (`worker.counters.features`)
+go to the bucket and model version hashes only. A batch is one Lua call: the events'
+idempotency marks and their counters, summed over the batch, in one atomic step with the
+acknowledgement (`worker.consumer.effects`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class MetricsHandler:
         all_time = effects.hash_ref(self.keys.metrics_all)
         versions: set[str] = set()
         # the hashes an event counts in depend only on its minute and model version
-        hashes_of: dict[tuple[int, str | None], tuple[int, ...]] = {}
+        hashes_of: dict[tuple[int, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         mark_of = self.effects.marks.of
         features = self._features
         for delivery in deliveries:
@@ -75,25 +76,30 @@ class MetricsHandler:
             assert isinstance(event, Prediction)  # the predictions stream carries only these
             ts_s = int(event.ts.timestamp())
             version = event.model_version
-            hashes = hashes_of.get((ts_s // 60, version))
-            if hashes is None:
-                hashes = hashes_of[(ts_s // 60, version)] = self._hashes(
-                    effects, all_time, ts_s, now_s, version
-                )
+            refs = hashes_of.get((ts_s // 60, version))
+            if refs is None:
+                hashes = self._hashes(effects, all_time, ts_s, now_s, version)
+                # feature counters are read from windows and baselines, never all time
+                refs = hashes_of[(ts_s // 60, version)] = (hashes, hashes[1:])
                 if version:
                     versions.add(version)
+            hashes, feature_hashes = refs
             confidence = event.ml_confidence
-            ones = counter_fields(event)
-            if event.features and not features.add(event.features, ones):
-                self._admit_features(event.features)  # a name not seen yet: rare
-                features.add(event.features, ones)
+            also = None
+            if event.features:
+                feature_ones: list[str] = []
+                if not features.add(event.features, feature_ones):
+                    self._admit_features(event.features)  # a name not seen yet: rare
+                    features.add(event.features, feature_ones)
+                also = (feature_hashes, feature_ones)
             effects.add_event(
                 mark_of(event.event_id, event.ts),
                 hashes=hashes,
-                ones=ones,
+                ones=counter_fields(event),
                 amounts=None if confidence is None else confidence_amounts(confidence),
                 recent=event,
                 detector_value=confidence,
+                also=also,
             )
         self.effects.apply(self.keys.stream(stream), effects)
         if versions:
