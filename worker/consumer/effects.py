@@ -25,8 +25,11 @@ from typing import Any
 
 import msgspec
 import redis
+import redis.connection
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
+from producer_sdk.connection import is_cluster_client
 from worker.consumer.marks import MAIN_CAP, Mark, Marks
 from worker.keys import Keys
 from worker.scripts import load_script
@@ -67,6 +70,7 @@ class BatchEffects:
     _hash_index: dict[str, int] = field(default_factory=dict)
     _mark_index: dict[str, int] = field(default_factory=dict)
     _marked: set[tuple[int, str]] = field(default_factory=set)
+    _payload: bytes | None = None
 
     def hash_ref(self, key: str, ttl_s: int = 0) -> int:
         """The (1-based, as Lua counts) index of a counter hash; ttl_s 0 keeps it forever."""
@@ -118,8 +122,15 @@ class BatchEffects:
         """Leave out the events at `positions` (1-based, in the last payload's order)."""
         gone = set(positions)
         self._events = [e for n, e in enumerate(self._events, 1) if n not in gone]
+        self._payload = None
 
     def payload(self, recent_cap: int) -> bytes:
+        """The batch for the Lua step (made once, until events are dropped)."""
+        if self._payload is None:
+            self._payload = self._encoded(recent_cap)
+        return self._payload
+
+    def _encoded(self, recent_cap: int) -> bytes:
         marks: list[Any] = []
         detector_values: list[float] = []
         for event in self._events:
@@ -200,26 +211,83 @@ class EffectsApplier:
         self.group = group
         self.keys = Keys.of(settings)
         self.marks = Marks(self.keys, group)
+        self.client = client
         self._script: Script = load_script(client, "apply_batch")
 
     def apply(self, stream_key: str, effects: BatchEffects) -> int:
         """Commit the batch; returns how many of its events were new."""
         for _ in range(MAX_ROUNDS):
-            reply: Any = self._script(
-                keys=[
-                    stream_key,
-                    self.keys.metrics_recent,
-                    self.keys.files_committed,
-                    self.keys.drift_page_hinkley,
-                ],
-                args=[
-                    self.group,
-                    self.settings.dedup_ttl_s,
-                    self.settings.recent_predictions,
-                    effects.payload(self.settings.recent_predictions),
-                ],
-            )
+            reply: Any = self._script(keys=self._keys(stream_key), args=self._args(effects))
             if not isinstance(reply, list):
                 return int(reply)
             effects.drop([int(position) for position in reply])
         raise RuntimeError(f"batch of group {self.group} met new duplicates {MAX_ROUNDS} times")
+
+    def send(self, stream_key: str, effects: BatchEffects) -> SentBatch:
+        """Send the batch's Lua step on a connection of its own, without waiting for it:
+        `SentBatch.wait` finishes what `apply` does. Where it cannot be sent so (a cluster
+        client, a connection that fails), `wait` applies it."""
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None or is_cluster_client(self.client):
+            return SentBatch(self, stream_key, effects, None)
+        connection = pool.get_connection()
+        try:
+            keys = self._keys(stream_key)
+            connection.send_command(
+                "EVALSHA", self._script.sha, len(keys), *keys, *self._args(effects)
+            )
+        except Exception:  # noqa: BLE001  (`wait` applies it the usual way, retries and all)
+            connection.disconnect()
+            pool.release(connection)
+            return SentBatch(self, stream_key, effects, None)
+        return SentBatch(self, stream_key, effects, connection)
+
+    def _keys(self, stream_key: str) -> list[str]:
+        keys = self.keys
+        return [stream_key, keys.metrics_recent, keys.files_committed, keys.drift_page_hinkley]
+
+    def _args(self, effects: BatchEffects) -> list[Any]:
+        cap = self.settings.recent_predictions
+        return [self.group, self.settings.dedup_ttl_s, cap, effects.payload(cap)]
+
+
+class SentBatch:
+    """A batch whose Lua step was sent on `connection` (None: not sent)."""
+
+    def __init__(
+        self,
+        applier: EffectsApplier,
+        stream_key: str,
+        effects: BatchEffects,
+        connection: redis.connection.Connection | None,
+    ) -> None:
+        self.applier = applier
+        self.stream_key = stream_key
+        self.effects = effects
+        self._connection = connection
+
+    def wait(self) -> int:
+        """The step's outcome, as `EffectsApplier.apply` returns it."""
+        connection, self._connection = self._connection, None
+        applier, effects = self.applier, self.effects
+        if connection is None:
+            return applier.apply(self.stream_key, effects)
+        pool = applier.client.connection_pool
+        try:
+            reply: Any = connection.read_response()
+        except NoScriptError:  # not loaded in Redis yet: `apply` loads it
+            pool.release(connection)
+            return applier.apply(self.stream_key, effects)
+        except redis.ResponseError:  # the script's own error
+            pool.release(connection)
+            raise
+        except Exception:  # noqa: BLE001  (the connection broke, the step ran or not:
+            # applied again, the marks make it count nothing twice)
+            connection.disconnect()  # type: ignore[no-untyped-call]
+            pool.release(connection)
+            return applier.apply(self.stream_key, effects)
+        pool.release(connection)
+        if not isinstance(reply, list):
+            return int(reply)
+        effects.drop([int(position) for position in reply])
+        return applier.apply(self.stream_key, effects)

@@ -31,7 +31,15 @@ from worker.consumer.failures import (
     is_environment_fault,
     log_failure,
 )
-from worker.consumer.handler import Handler, Periodic, StreamEntries, run_handler
+from worker.consumer.handler import (
+    Deferring,
+    Handler,
+    Periodic,
+    StreamEntries,
+    decode_deliveries,
+    run_handler,
+)
+from worker.consumer.overlap import Overlap
 from worker.consumer.retention import trim_stream
 from worker.consumer.upkeep import UpkeepTask, run_guarded
 from worker.keys import Keys
@@ -94,6 +102,7 @@ class GroupConsumer:
         self._next_trim_s = 0.0
         self._retry_backoff = EqualJitterBackoff(cap=RECONNECT_BACKOFF_MAX_S, base=0.1)
         self.stream_readers = stream_readers or {}
+        self._overlap = Overlap() if isinstance(handler, Deferring) else None
 
     @property
     def group(self) -> str:
@@ -119,6 +128,8 @@ class GroupConsumer:
                     return
                 self._run_forever()
             finally:
+                if self._overlap is not None:
+                    self._overlap.drop()  # an unsettled batch stays pending if it failed
                 self._clear_heartbeat()
 
     def _run_forever(self) -> None:
@@ -139,6 +150,8 @@ class GroupConsumer:
                     self.fault.clear()
                 failures = 0
             except Exception as e:  # noqa: BLE001  (the loop's error boundary: log, retry)
+                if self._overlap is not None:
+                    self._overlap.drop()  # whatever it did: recovery re-reads what is pending
                 failures += 1
                 recovered = False
                 self._failed_alone = []
@@ -147,6 +160,10 @@ class GroupConsumer:
                     with contextlib.suppress(redis.RedisError):
                         self._heartbeat()  # waiting out a full disk is alive, not dead
                 self._backoff(failures)
+        try:
+            self._settle()  # stopping finishes the batch in flight too
+        except Exception as e:  # noqa: BLE001  (its entries stay pending for the next start)
+            log_failure(e, failures + 1)
 
     def _raise_failed_alone(self) -> None:
         failed, self._failed_alone = self._failed_alone, []
@@ -254,21 +271,25 @@ class GroupConsumer:
                 entries = self._read({stream_key: ">"}).get(stream_key)
                 if not entries:
                     break
-                self._process_isolating(stream_key, entries, None)
+                self._process_new(stream_key, entries)
                 if parse_stream_id(entries[-1][0]) >= last:
                     break
+        self._settle()
 
     def _read_new_once(self, *, block_ms: int) -> None:
-        """New entries of the first stream that has any; wait on all when none has."""
-        for stream_key in list(self._stream_keys)[:-1]:
+        """New entries of the first stream that has any; wait on all when none has (once
+        the commit in flight, if any, is settled)."""
+        streams = list(self._stream_keys)
+        for stream_key in streams if self._overlap is not None else streams[:-1]:
             entries = self._read({stream_key: ">"}).get(stream_key)
             if entries:
-                self._process_isolating(stream_key, entries, None)
+                self._process_new(stream_key, entries)
                 return
+        self._settle()
         batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
         for stream_key in self._stream_keys:
             if stream_key in batches:
-                self._process_isolating(stream_key, batches[stream_key], None)
+                self._process_new(stream_key, batches[stream_key])
 
     def _read(
         self, positions: dict[str, str], *, block_ms: int | None = None
@@ -281,6 +302,8 @@ class GroupConsumer:
             count=self.settings.batch_size,
             block=block_ms,
         )
+        if self._overlap is not None:
+            self._overlap.start()  # read first: a read sent after the script waits for it
         return {as_text(stream): list(entries) for stream, entries in reply or [] if entries}
 
     def _delivery_counts(self, stream_key: str, entries: StreamEntries) -> dict[str, int]:
@@ -293,6 +316,81 @@ class GroupConsumer:
             consumername=self.consumer,
         )
         return {as_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
+
+    def _process_new(self, stream_key: str, entries: StreamEntries) -> None:
+        """Process a batch of new entries; for a `Deferring` handler, prepare it, settle
+        the batch in flight, and leave this one's commit in flight (`worker.consumer.overlap`)."""
+        if self._overlap is None or not isinstance(self.handler, Deferring):
+            self._process_isolating(stream_key, entries, None)
+            return
+        stream = self._stream_keys[stream_key]
+        usable = [(as_text(raw_id), fields, 1) for raw_id, fields in entries if fields]
+        good, dead = decode_deliveries(
+            stream, usable, max_clock_skew_s=self.settings.max_clock_skew_s
+        )
+        try:
+            commit = self.handler.prepare(stream, good) if good else None
+        except Exception as e:
+            if is_environment_fault(e):
+                raise
+            self._settle()
+            self._process_isolating(stream_key, entries, None)  # as a batch, then alone
+            return
+        gone = [as_text(raw_id) for raw_id, fields in entries if not fields]
+        with structlog.contextvars.bound_contextvars(stream=stream_key):
+            if gone:
+                self.client.xack(stream_key, self.group, *gone)
+            self._send_to_dead(stream, stream_key, dead)
+        self.stats.dead_lettered += len(dead)
+        self._settle()
+        if commit is not None:
+            ids = {delivery.entry_id for delivery in good}
+            mine = [entry for entry in entries if as_text(entry[0]) in ids]
+            self._overlap.stage(stream_key, mine, good, commit)
+
+    def _settle(self) -> None:
+        """Take the outcome of the commit in flight: its refusals to the dead letters, or
+        when it failed, and not for an environment fault, its entries one at a time."""
+        in_flight = self._overlap.take() if self._overlap is not None else None
+        if in_flight is None:
+            return
+        stream_key, entries, error = in_flight.stream_key, in_flight.entries, in_flight.error
+        if error is None:
+            fields = {as_text(raw_id): fields for raw_id, fields in entries}
+            refused = [
+                (d.entry_id, fields[d.entry_id] or {}, reason, d.deliveries)
+                for d, reason in in_flight.refused or []
+            ]
+            with structlog.contextvars.bound_contextvars(stream=stream_key):
+                self._send_to_dead(self._stream_keys[stream_key], stream_key, refused)
+            self.stats.processed += len(in_flight.deliveries)
+            self.stats.dead_lettered += len(refused)
+            self.stats.batches += 1
+            return
+        if is_environment_fault(error):
+            raise error
+        if len(entries) == 1:
+            self._failed_on_its_own(stream_key, entries[0][0])
+            return
+        log.warning(
+            "batch failed; retrying its entries one at a time",
+            stream=stream_key,
+            entries=len(entries),
+            error=str(error),
+        )
+        self._isolate(stream_key, entries, None)
+
+    def _send_to_dead(self, stream: StreamName, stream_key: str, dead: list[DeadEntry]) -> None:
+        if dead:
+            send_to_dead(
+                self.client,
+                self._dead_letter,
+                settings=self.settings,
+                group=self.group,
+                stream=stream,
+                stream_key=stream_key,
+                dead=dead,
+            )
 
     def _process_isolating(
         self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
@@ -317,6 +415,12 @@ class GroupConsumer:
                 entries=len(entries),
                 error=str(e),
             )
+        self._isolate(stream_key, entries, counts)
+
+    def _isolate(
+        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
+    ) -> None:
+        """Each entry alone; one that fails stays pending, with its failure counted."""
         for entry in entries:
             try:
                 self._process(stream_key, [entry], counts)
@@ -371,16 +475,7 @@ class GroupConsumer:
                     usable,
                     max_clock_skew_s=self.settings.max_clock_skew_s,
                 )
-            if dead:
-                send_to_dead(
-                    self.client,
-                    self._dead_letter,
-                    settings=self.settings,
-                    group=self.group,
-                    stream=stream,
-                    stream_key=stream_key,
-                    dead=dead,
-                )
+            self._send_to_dead(stream, stream_key, dead)
             self.failures.forget(stream, list(failed_before))
         self.stats.processed += len(usable)
         self.stats.dead_lettered += len(dead)

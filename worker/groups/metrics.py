@@ -21,7 +21,7 @@ import redis
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
 from worker.consumer.codec import Delivery
-from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.effects import BatchEffects, EffectsApplier, SentBatch
 from worker.consumer.handler import Rejected
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.features import FeatureFields
@@ -59,6 +59,11 @@ class MetricsHandler:
         self._admit = load_script(client, "admit_features")
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
+        return self.prepare(stream, deliveries).finish()
+
+    def prepare(self, stream: StreamName, deliveries: Sequence[Delivery]) -> _MetricsCommit:
+        """The batch's counters, ready to commit (`Deferring`: the runtime commits a batch
+        while it prepares the next)."""
         now_s = int(time.time())
         effects = BatchEffects(
             [d.entry_id for d in deliveries],
@@ -101,10 +106,7 @@ class MetricsHandler:
                 detector_value=confidence,
                 also=also,
             )
-        self.effects.apply(self.keys.stream(stream), effects)
-        if versions:
-            self._maybe_set_baseline(versions)
-        return []
+        return _MetricsCommit(self, self.keys.stream(stream), effects, versions)
 
     def _hashes(
         self, effects: BatchEffects, all_time: int, ts_s: int, now_s: int, version: str | None
@@ -132,7 +134,7 @@ class MetricsHandler:
             {name: bool(reply) for name, reply in zip(offered, replies, strict=True)}
         )
 
-    def _maybe_set_baseline(self, versions: set[str]) -> None:
+    def maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it
         has made `ML_BASELINE_SAMPLES` predictions (a newly promoted model)."""
         if versions == {self._baseline_version}:
@@ -169,6 +171,31 @@ class MetricsHandler:
                 self._key_memo[(length_s, start_s)] = key
             buckets.append((key, ttl_s))
         return buckets
+
+
+class _MetricsCommit:
+    """A prepared batch of the metrics group (`Commit`)."""
+
+    def __init__(
+        self, handler: MetricsHandler, stream_key: str, effects: BatchEffects, versions: set[str]
+    ) -> None:
+        self.handler = handler
+        self.stream_key = stream_key
+        self.effects = effects
+        self.versions = versions
+        self._sent: SentBatch | None = None
+
+    def start(self) -> None:
+        self._sent = self.handler.effects.send(self.stream_key, self.effects)
+
+    def finish(self) -> list[Rejected]:
+        if self._sent is None:
+            self.start()
+        assert self._sent is not None
+        self._sent.wait()
+        if self.versions:
+            self.handler.maybe_set_baseline(self.versions)
+        return []
 
 
 def confidence_amounts(confidence: float) -> dict[str, int]:
