@@ -324,7 +324,8 @@ class GroupConsumer:
             self._process_isolating(stream_key, entries, None)
             return
         stream = self._stream_keys[stream_key]
-        usable = [(as_text(raw_id), fields, 1) for raw_id, fields in entries if fields]
+        ids = [as_text(raw_id) for raw_id, _ in entries]
+        usable = [(i, fields, 1) for i, (_, fields) in zip(ids, entries, strict=True) if fields]
         good, dead = decode_deliveries(
             stream, usable, max_clock_skew_s=self.settings.max_clock_skew_s
         )
@@ -336,7 +337,7 @@ class GroupConsumer:
             self._settle()
             self._process_isolating(stream_key, entries, None)  # as a batch, then alone
             return
-        gone = [as_text(raw_id) for raw_id, fields in entries if not fields]
+        gone = [i for i, (_, fields) in zip(ids, entries, strict=True) if not fields]
         with structlog.contextvars.bound_contextvars(stream=stream_key):
             if gone:
                 self.client.xack(stream_key, self.group, *gone)
@@ -344,8 +345,8 @@ class GroupConsumer:
         self.stats.dead_lettered += len(dead)
         self._settle()
         if commit is not None:
-            ids = {delivery.entry_id for delivery in good}
-            mine = [entry for entry in entries if as_text(entry[0]) in ids]
+            taken = {delivery.entry_id for delivery in good}
+            mine = [entry for i, entry in zip(ids, entries, strict=True) if i in taken]
             self._overlap.stage(stream_key, mine, good, commit)
 
     def _settle(self) -> None:
