@@ -18,7 +18,7 @@ The batch goes to Lua as MessagePack, which Redis decodes faster than JSON.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,12 +154,16 @@ class BatchEffects:
     def _totals(self) -> list[tuple[int, dict[str, int]]]:
         """What the events add to each hash: summed first over the events that count in
         the same hashes (most of a batch shares a few such sets), then per hash."""
-        by_hashes: dict[tuple[int, ...], Counter[str]] = {}
+        by_hashes: defaultdict[tuple[int, ...], Counter[str]] = defaultdict(Counter)
         for event in self._events:
             if event.hashes:
-                _count(by_hashes, event.hashes, event.ones, event.amounts)
+                counts = by_hashes[event.hashes]
+                counts.update(event.ones)  # counted in C
+                if event.amounts:
+                    for name, amount in event.amounts.items():
+                        counts[name] += amount
             if event.also is not None:
-                _count(by_hashes, *event.also, None)
+                by_hashes[event.also[0]].update(event.also[1])
         totals: dict[int, dict[str, int]] = {}
         for hash_refs, counts in by_hashes.items():
             for ref in hash_refs:
@@ -183,21 +187,6 @@ class BatchEffects:
                     break
         newest.reverse()
         return newest
-
-
-def _count(
-    by_hashes: dict[tuple[int, ...], Counter[str]],
-    hashes: tuple[int, ...],
-    ones: Sequence[str],
-    amounts: Mapping[str, int] | None,
-) -> None:
-    counts = by_hashes.get(hashes)
-    if counts is None:
-        counts = by_hashes[hashes] = Counter()
-    counts.update(ones)  # counted in C
-    if amounts:
-        for name, amount in amounts.items():
-            counts[name] += amount
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -10,12 +10,12 @@ acknowledgement (`worker.consumer.effects`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import msgspec
 import redis
 
 from producer_sdk.events import Prediction
@@ -207,19 +207,22 @@ def confidence_amounts(confidence: float) -> dict[str, int]:
 
 
 def recent_line(event: Prediction) -> str:
-    """What `mlmon status` shows of one recent prediction."""
-    return json.dumps(
+    """What `mlmon status` shows of one recent prediction (JSON by msgspec: readers parse
+    it, and it is five times cheaper than json.dumps, for the newest events of each batch)."""
+    return _encode_line(
         {
             "event_id": event.event_id,
             "ts": event.ts.isoformat(),
             "ticker": event.ticker,
-            "ml_verdict": event.ml_verdict.value if event.ml_verdict else None,
+            "ml_verdict": event.ml_verdict,  # enums are written as their values
             "ml_confidence": event.ml_confidence,
-            "rule_verdict": event.rule_verdict.value,
-            "final_verdict": event.final_verdict.value,
-            "verdict_source": event.verdict_source.value,
+            "rule_verdict": event.rule_verdict,
+            "final_verdict": event.final_verdict,
+            "verdict_source": event.verdict_source,
             "agreement": event.agrees,
             "model_version": event.model_version,
-        },
-        separators=(",", ":"),
-    )
+        }
+    ).decode()
+
+
+_encode_line = msgspec.json.Encoder().encode
