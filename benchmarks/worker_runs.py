@@ -19,7 +19,7 @@ import redis
 
 from benchmarks.harness import MLMON, Bench, BenchmarkError
 from producer_sdk import StreamName, stream_key
-from worker.groups import GROUPS
+from worker.groups import GROUP_STREAMS, GROUPS
 from worker.keys import Keys
 from worker.redis_values import as_text
 
@@ -27,11 +27,7 @@ WORKER_TIMEOUT_S = 400.0
 STARTUP_REPEATS = 3
 LOGS_AND_METRICS = "logs,metrics"
 EVERY_GROUP = ",".join(GROUPS)
-PREDICTION_GROUPS = tuple(
-    name
-    for name, handler in GROUPS.items()
-    if StreamName.PREDICTIONS in getattr(handler, "streams", ())
-)
+PREDICTION_GROUPS = tuple(name for name in GROUPS if StreamName.PREDICTIONS in GROUP_STREAMS[name])
 
 
 @dataclass

@@ -11,9 +11,9 @@ import click
 from producer_sdk.streams import CONTROL_STREAMS
 from worker.cli.common import EXIT_CONFIG, fail, fitting_redis_or_exit, settings_or_exit
 from worker.consumer.runtime import GroupConsumer
-from worker.consumer.service import run_consumers
+from worker.consumer.service import run_consumers, tune_gc_for_consuming
 from worker.consumer.topology import GROUP_STREAMS, GroupName, known_names, parse_group_names
-from worker.groups import build_consumers
+from worker.groups import build_consumers, import_groups
 from worker.local.group_processes import run_group_processes
 from worker.settings import Settings, SettingsError
 
@@ -59,6 +59,7 @@ def worker(
         fail(f"--partitions: {e}", EXIT_CONFIG)
     fitting_redis_or_exit(settings).close()
     if len(names) > 1 and not threads:
+        import_groups(names)  # once, in the parent: the children fork with them loaded
 
         def run_group(group: str) -> int:
             return _run(settings, [GroupName(group)], partitions, burst=burst, consumer=consumer)
@@ -77,6 +78,7 @@ def _run(
         )
     except SettingsError as e:
         fail(str(e), EXIT_CONFIG)
+    tune_gc_for_consuming()
     return run_consumers(consumers, burst=burst, stop=stop)
 
 

@@ -41,6 +41,27 @@ class RawHandler(Protocol):
     def handle_raw(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> list[RawRejected]: ...
 
 
+class Commit(Protocol):
+    """A prepared batch's durable step, in two halves: `start` sends it to Redis without
+    waiting for the reply; `finish` waits for it, completes the step and returns the
+    refusals. Together they do what `Handler.handle` does after preparing."""
+
+    def start(self) -> None: ...
+
+    def finish(self) -> list[Rejected]: ...
+
+
+@runtime_checkable
+class Deferring(Protocol):
+    """A handler whose durable step can wait: `prepare` does everything but it (no write
+    that would have to be undone) and returns it as a `Commit`. The runtime has Redis run a
+    batch's commit while it prepares the next (`worker.consumer.overlap`); commits run one at
+    a time, in batch order. `handle(stream, deliveries)` stays equivalent to starting and
+    finishing `prepare(stream, deliveries)`."""
+
+    def prepare(self, stream: StreamName, deliveries: Sequence[Delivery]) -> Commit: ...
+
+
 @runtime_checkable
 class Periodic(Protocol):
     """A handler with upkeep to do between batches (it keeps its own schedule)."""
@@ -60,21 +81,28 @@ def run_handler(
     if isinstance(handler, RawHandler):
         refused = handler.handle_raw([(entry_id, fields) for entry_id, fields, _ in usable])
         return [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
-    dead: list[DeadEntry] = []
-    good: list[Delivery] = []
-    for entry_id, fields, deliveries in usable:
-        try:
-            good.append(
-                Delivery(
-                    entry_id,
-                    decode_entry(stream, fields, max_clock_skew_s=max_clock_skew_s),
-                    deliveries,
-                )
-            )
-        except DecodeError as e:
-            dead.append((entry_id, fields, e.reason, deliveries))
+    good, dead = decode_deliveries(stream, usable, max_clock_skew_s=max_clock_skew_s)
     if good:
         for delivery, reason in handler.handle(stream, good):
             fields, deliveries = fields_of[delivery.entry_id]
             dead.append((delivery.entry_id, fields, reason, deliveries))
     return dead
+
+
+def decode_deliveries(
+    stream: StreamName,
+    usable: list[tuple[str, dict[bytes, bytes], int]],
+    *,
+    max_clock_skew_s: float,
+) -> tuple[list[Delivery], list[DeadEntry]]:
+    """The entries that decode, and those that do not, with the reason."""
+    dead: list[DeadEntry] = []
+    good: list[Delivery] = []
+    for entry_id, fields, deliveries in usable:
+        try:
+            event = decode_entry(stream, fields, max_clock_skew_s=max_clock_skew_s)
+        except DecodeError as e:
+            dead.append((entry_id, fields, e.reason, deliveries))
+            continue
+        good.append(Delivery(entry_id, event, deliveries))
+    return good, dead

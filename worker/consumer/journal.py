@@ -40,8 +40,9 @@ class JournalBatch:
         self.logged = logged
         self.new_lengths: dict[str, int] = {}
 
-    def append(self, path: Path, text: str, *, header: str = "") -> None:
-        """Append `text` (and `header` first, when the file is empty) after the commit."""
+    def append(self, path: Path, text: str | bytes, *, header: str = "") -> None:
+        """Append `text` (UTF-8 when bytes; and `header` first, when the file is empty)
+        after the commit."""
         name = self.name(path)
         committed = self.new_lengths.get(name, self.committed[name])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,8 @@ class JournalBatch:
                 )
                 file.truncate(committed)
             if text:
-                data = ((header if committed == 0 else "") + text).encode()
+                body = text if isinstance(text, bytes) else text.encode()
+                data = (header.encode() if committed == 0 else b"") + body
                 file.write(data)
                 file.flush()
                 os.fsync(file.fileno())

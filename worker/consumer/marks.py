@@ -53,22 +53,25 @@ class Marks:
     def __init__(self, keys: Keys, group: str) -> None:
         self.keys = keys
         self.group = group
-        self._sets: dict[tuple[int, int | None], str] = {}  # formatting keys per event is slow
+        self._sets: dict[int, list[str]] = {}
 
     def of(self, event_id: str, ts: datetime) -> Mark:
         member = mark_member(event_id)
         second = int(ts.timestamp())
-        return Mark(self._set(second, None), self._set(second, member % OVERFLOWS), str(member))
+        sets = self._sets.get(second)
+        if sets is None:
+            sets = self._sets_of(second)
+        return Mark(sets[0], sets[1 + member % OVERFLOWS], str(member))
 
-    def _set(self, second: int, overflow: int | None) -> str:
-        key = self._sets.get((second, overflow))
-        if key is None:
-            if len(self._sets) > 20_000:
-                self._sets.clear()
-            key = self._sets[(second, overflow)] = self.keys.dedup_bucket(
-                self.group, second, overflow
-            )
-        return key
+    def _sets_of(self, second: int) -> list[str]:
+        """The first set of `second`, then its overflow sets (remembered: formatting keys
+        per event is slow)."""
+        if len(self._sets) > 2_000:
+            self._sets.clear()
+        sets = [self.keys.dedup_bucket(self.group, second, None)]
+        sets += [self.keys.dedup_bucket(self.group, second, n) for n in range(OVERFLOWS)]
+        self._sets[second] = sets
+        return sets
 
     @staticmethod
     def queue_check(pipe: Any, marks: Sequence[Mark]) -> int:

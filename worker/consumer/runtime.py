@@ -1,9 +1,10 @@
 """The consumer-group loop every group runs.
 
 One loop, many groups: create the group if missing, read this consumer's own pending
-entries first (what a crash left unacknowledged), then new ones in batches; decode each
-entry through `worker.consumer.codec`; send what cannot be used to the dead-letter stream;
-hand the rest to the group's handler, which makes its effect durable and acknowledges in one step.
+entries first (what a crash left unacknowledged), then new ones in batches, each processed
+by `worker.consumer.batches`: decoded through `worker.consumer.codec`, what cannot be used
+sent to the dead-letter stream, the rest handed to the group's handler, which makes its
+effect durable and acknowledges in one step.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -23,35 +23,28 @@ import structlog
 from redis.backoff import EqualJitterBackoff
 
 from producer_sdk.streams import StreamName
-from worker.consumer.deadletters import DeadEntry, send_to_dead
+from worker.consumer.batches import BatchRunner
 from worker.consumer.failures import (
     EntriesFailed,
-    EntryFailures,
     FaultReporter,
-    is_environment_fault,
     log_failure,
 )
-from worker.consumer.handler import Handler, Periodic, StreamEntries, run_handler
+from worker.consumer.handler import (
+    Handler,
+    Periodic,
+    StreamEntries,
+)
 from worker.consumer.retention import trim_stream
 from worker.consumer.upkeep import UpkeepTask, run_guarded
 from worker.keys import Keys
 from worker.log import get_logger
 from worker.redis_values import as_text, parse_stream_id
-from worker.scripts import load_script
 from worker.settings import Settings
 
 log = get_logger(__name__)
 
 RECONNECT_BACKOFF_MAX_S = 2.0  # back within 2 s of Redis (or a new primary) answering
 HEARTBEAT_TTL_FACTOR = 3  # a heartbeat outlives two missed beats
-
-
-@dataclass
-class ConsumerStats:
-    processed: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    started_at: float = field(default_factory=time.monotonic)
 
 
 class GroupConsumer:
@@ -83,17 +76,18 @@ class GroupConsumer:
         self.consumer = consumer
         self.stop = stop
         self.keys = Keys.of(settings)
-        self.stats = ConsumerStats()
         self._stream_keys = {self.keys.stream(name): name for name in handler.streams}
-        self._dead_letter = load_script(client, "dead_letter")
-        self.failures = EntryFailures(client, self.keys, handler.group)
-        self._failed_alone: list[str] = []  # this round's entries that failed on their own
+        self.batches = BatchRunner(
+            handler, client, settings=settings, stream_keys=self._stream_keys
+        )
+        self.stats = self.batches.stats
         self.fault = FaultReporter(client, self.keys, group=handler.group, consumer=consumer)
         self._next_heartbeat_s = 0.0
         self._next_claim_s = 0.0
         self._next_trim_s = 0.0
         self._retry_backoff = EqualJitterBackoff(cap=RECONNECT_BACKOFF_MAX_S, base=0.1)
         self.stream_readers = stream_readers or {}
+        self._overlap = self.batches.overlap
 
     @property
     def group(self) -> str:
@@ -119,6 +113,8 @@ class GroupConsumer:
                     return
                 self._run_forever()
             finally:
+                if self._overlap is not None:
+                    self._overlap.drop()  # an unsettled batch stays pending if it failed
                 self._clear_heartbeat()
 
     def _run_forever(self) -> None:
@@ -139,17 +135,23 @@ class GroupConsumer:
                     self.fault.clear()
                 failures = 0
             except Exception as e:  # noqa: BLE001  (the loop's error boundary: log, retry)
+                if self._overlap is not None:
+                    self._overlap.drop()  # whatever it did: recovery re-reads what is pending
                 failures += 1
                 recovered = False
-                self._failed_alone = []
+                self.batches.failed_alone = []
                 log_failure(e, failures)
                 if self.fault.report(e):
                     with contextlib.suppress(redis.RedisError):
                         self._heartbeat()  # waiting out a full disk is alive, not dead
                 self._backoff(failures)
+        try:
+            self.batches.settle()  # stopping finishes the batch in flight too
+        except Exception as e:  # noqa: BLE001  (its entries stay pending for the next start)
+            log_failure(e, failures + 1)
 
     def _raise_failed_alone(self) -> None:
-        failed, self._failed_alone = self._failed_alone, []
+        failed, self.batches.failed_alone = self.batches.failed_alone, []
         if failed:
             raise EntriesFailed(failed)
 
@@ -212,7 +214,7 @@ class GroupConsumer:
                         entries=len(entries),
                     )
                     counts = self._delivery_counts(stream_key, entries)
-                    self._process_isolating(stream_key, entries, counts)
+                    self.batches.process_isolating(stream_key, entries, counts)
                 if start == "0-0":
                     break
 
@@ -244,7 +246,7 @@ class GroupConsumer:
                 if not entries:
                     break
                 counts = self._delivery_counts(stream_key, entries)
-                self._process_isolating(stream_key, entries, counts)
+                self.batches.process_isolating(stream_key, entries, counts)
                 after = as_text(entries[-1][0])
 
     def _drain_new(self, until: dict[str, tuple[int, int]]) -> None:
@@ -254,21 +256,25 @@ class GroupConsumer:
                 entries = self._read({stream_key: ">"}).get(stream_key)
                 if not entries:
                     break
-                self._process_isolating(stream_key, entries, None)
+                self.batches.process_new(stream_key, entries)
                 if parse_stream_id(entries[-1][0]) >= last:
                     break
+        self.batches.settle()
 
     def _read_new_once(self, *, block_ms: int) -> None:
-        """New entries of the first stream that has any; wait on all when none has."""
-        for stream_key in list(self._stream_keys)[:-1]:
+        """New entries of the first stream that has any; wait on all when none has (once
+        the commit in flight, if any, is settled)."""
+        streams = list(self._stream_keys)
+        for stream_key in streams if self._overlap is not None else streams[:-1]:
             entries = self._read({stream_key: ">"}).get(stream_key)
             if entries:
-                self._process_isolating(stream_key, entries, None)
+                self.batches.process_new(stream_key, entries)
                 return
+        self.batches.settle()
         batches = self._read(dict.fromkeys(self._stream_keys, ">"), block_ms=block_ms)
         for stream_key in self._stream_keys:
             if stream_key in batches:
-                self._process_isolating(stream_key, batches[stream_key], None)
+                self.batches.process_new(stream_key, batches[stream_key])
 
     def _read(
         self, positions: dict[str, str], *, block_ms: int | None = None
@@ -281,6 +287,8 @@ class GroupConsumer:
             count=self.settings.batch_size,
             block=block_ms,
         )
+        if self._overlap is not None:
+            self._overlap.start()  # read first: a read sent after the script waits for it
         return {as_text(stream): list(entries) for stream, entries in reply or [] if entries}
 
     def _delivery_counts(self, stream_key: str, entries: StreamEntries) -> dict[str, int]:
@@ -293,95 +301,3 @@ class GroupConsumer:
             consumername=self.consumer,
         )
         return {as_text(item["message_id"]): int(item["times_delivered"]) for item in pending}
-
-    def _process_isolating(
-        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
-    ) -> None:
-        """Process a batch; when it fails, and not for an environment fault, each entry alone.
-
-        An entry that fails alone stays pending and has its failure counted; its
-        batch-mates go on. An environment fault propagates: the whole batch stays pending.
-        """
-        try:
-            self._process(stream_key, entries, counts)
-            return
-        except Exception as e:
-            if is_environment_fault(e):
-                raise
-            if len(entries) == 1:
-                self._failed_on_its_own(stream_key, entries[0][0])
-                return
-            log.warning(
-                "batch failed; retrying its entries one at a time",
-                stream=stream_key,
-                entries=len(entries),
-                error=str(e),
-            )
-        for entry in entries:
-            try:
-                self._process(stream_key, [entry], counts)
-            except Exception as e:
-                if is_environment_fault(e):
-                    raise
-                self._failed_on_its_own(stream_key, entry[0])
-
-    def _failed_on_its_own(self, stream_key: str, raw_id: bytes | str) -> None:
-        entry_id = as_text(raw_id)
-        failures = self.failures.record(self._stream_keys[stream_key], entry_id)
-        log.exception(
-            "entry failed on its own; it stays pending",
-            stream=stream_key,
-            entry_id=entry_id,
-            failures=failures,
-            max_deliveries=self.settings.max_deliveries,
-        )
-        self._failed_alone.append(entry_id)
-
-    def _process(
-        self, stream_key: str, entries: StreamEntries, counts: dict[str, int] | None
-    ) -> None:
-        """Hand a batch to the handler; dead-letter what is poison, undecodable or refused.
-
-        Entries come back pending (`counts` given) after a crash or a failure; only those
-        can have failed on their own before.
-        """
-        stream = self._stream_keys[stream_key]
-        ids = [as_text(raw_id) for raw_id, _ in entries]
-        failed_before = self.failures.counts(stream, ids) if counts is not None else {}
-        usable: list[tuple[str, dict[bytes, bytes], int]] = []
-        dead: list[DeadEntry] = []
-        gone: list[str] = []
-        for entry_id, (_, fields) in zip(ids, entries, strict=True):
-            deliveries = counts.get(entry_id, 1) if counts is not None else 1
-            failures = failed_before.get(entry_id, 0)
-            if not fields:
-                gone.append(entry_id)  # trimmed from the stream while pending
-            elif failures >= self.settings.max_deliveries:
-                reason = f"poison: failed {failures} times on its own"
-                dead.append((entry_id, fields, reason, deliveries))
-            else:
-                usable.append((entry_id, fields, deliveries))
-        with structlog.contextvars.bound_contextvars(stream=stream_key):
-            if gone:
-                self.client.xack(stream_key, self.group, *gone)
-            if usable:
-                dead += run_handler(
-                    self.handler,
-                    stream,
-                    usable,
-                    max_clock_skew_s=self.settings.max_clock_skew_s,
-                )
-            if dead:
-                send_to_dead(
-                    self.client,
-                    self._dead_letter,
-                    settings=self.settings,
-                    group=self.group,
-                    stream=stream,
-                    stream_key=stream_key,
-                    dead=dead,
-                )
-            self.failures.forget(stream, list(failed_before))
-        self.stats.processed += len(usable)
-        self.stats.dead_lettered += len(dead)
-        self.stats.batches += 1

@@ -9,7 +9,9 @@ checks merge these fine bins into the baseline's quantile bins at check time
 therefore holds at most `FINE_BINS` fields per hash, and in practice one per 4 % of the
 range its values span (a feature spanning a factor of 10 fills about 27).
 
-Counter hash fields (alongside those of `worker.counters.metrics`):
+Counter hash fields (alongside those of `worker.counters.metrics`, in the minute, hour
+and model version hashes: the feature checks read windows and baselines, never the
+all-time hash, so it holds none of them and costs neither Redis nor `mlmon status`):
 
     featured                 predictions that carried features
     features_unmonitored     predictions with a feature beyond the monitored set

@@ -33,21 +33,31 @@ def confidence_bin(confidence: float) -> int:
     return min(int(confidence * CONFIDENCE_BINS), CONFIDENCE_BINS - 1)
 
 
+_FINAL = {v: f"final:{v.value}" for v in Verdict}
+_RULE = {v: f"rule:{v.value}" for v in Verdict}
+_ML = {v: f"ml:{v.value}" for v in Verdict}
+_BIN = [f"confidence_bin:{i}" for i in range(CONFIDENCE_BINS)]
+
+
 def counter_fields(event: Prediction) -> list[str]:
-    """The counters one prediction adds 1 to (its confidence sum is added separately)."""
-    fields = [
-        "predictions",
-        f"final:{event.final_verdict.value}",
-        f"rule:{event.rule_verdict.value}",
-    ]
+    """The counters one prediction adds 1 to (its confidence sum is added separately).
+
+    It runs for every prediction, so field names come from tables, not formatting.
+    """
+    fields = ["predictions", _FINAL[event.final_verdict], _RULE[event.rule_verdict]]
     if event.verdict_source is VerdictSource.ML:
         fields.append("ml_used")
-    if event.ml_verdict is not None:
-        fields += ["compared", f"ml:{event.ml_verdict.value}"]
-        if event.ml_verdict is event.rule_verdict:
+    ml = event.ml_verdict
+    if ml is not None:
+        fields += ("compared", _ML[ml])
+        if ml is event.rule_verdict:
             fields.append("agreed")
-    if event.ml_confidence is not None:
-        fields += ["ml_confidence_count", f"confidence_bin:{confidence_bin(event.ml_confidence)}"]
+    confidence = event.ml_confidence
+    if confidence is not None:
+        fields += (
+            "ml_confidence_count",
+            _BIN[min(int(confidence * CONFIDENCE_BINS), CONFIDENCE_BINS - 1)],
+        )
     return fields
 
 

@@ -2,25 +2,26 @@
 
 Counters live in hashes: all-time, per UTC minute (read as the last hour) and per UTC hour
 (read as the last 24 h and 7 d). Bucket hashes expire when no window needs them, so memory
-does not grow with the number of events. A batch is one Lua call: for each event, its
-idempotency mark and its counters in one atomic step, then the acknowledgement
-(`worker.consumer.effects`).
+does not grow with the number of events. Feature counters (`worker.counters.features`)
+go to the bucket and model version hashes only. A batch is one Lua call: the events'
+idempotency marks and their counters, summed over the batch, in one atomic step with the
+acknowledgement (`worker.consumer.effects`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import msgspec
 import redis
 
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
 from worker.consumer.codec import Delivery
-from worker.consumer.effects import BatchEffects, EffectsApplier
+from worker.consumer.effects import BatchEffects, EffectsApplier, SentBatch
 from worker.consumer.handler import Rejected
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.features import FeatureFields
@@ -58,69 +59,67 @@ class MetricsHandler:
         self._admit = load_script(client, "admit_features")
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
+        return self.prepare(stream, deliveries).finish()
+
+    def prepare(self, stream: StreamName, deliveries: Sequence[Delivery]) -> _MetricsCommit:
+        """The batch's counters, ready to commit (`Deferring`: the runtime commits a batch
+        while it prepares the next)."""
         now_s = int(time.time())
         effects = BatchEffects(
-            [d.entry_id for d in deliveries], detector_delta=self.settings.ph_delta
+            [d.entry_id for d in deliveries],
+            detector_delta=self.settings.ph_delta,
+            recent_line=recent_line,
         )
         all_time = effects.hash_ref(self.keys.metrics_all)
         versions: set[str] = set()
-        recent = self._recent_positions(deliveries)
-        for position, delivery in enumerate(deliveries):
+        # the hashes an event counts in depend only on its minute and model version
+        hashes_of: dict[tuple[int, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        mark_of = self.effects.marks.of
+        features = self._features
+        for delivery in deliveries:
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
-            hashes = [all_time]
-            hashes += [
-                effects.hash_ref(key, ttl_s)
-                for key, ttl_s in self._bucket_keys(int(event.ts.timestamp()), now_s)
-            ]
-            if event.model_version:  # per-version counters: the next model's baseline
-                versions.add(event.model_version)
-                hashes.append(
-                    effects.hash_ref(
-                        self.keys.metrics_version(event.model_version), VERSION_COUNTERS_TTL_S
-                    )
-                )
+            ts_s = int(event.ts.timestamp())
+            version = event.model_version
+            refs = hashes_of.get((ts_s // 60, version))
+            if refs is None:
+                hashes = self._hashes(effects, all_time, ts_s, now_s, version)
+                # feature counters are read from windows and baselines, never all time
+                refs = hashes_of[(ts_s // 60, version)] = (hashes, hashes[1:])
+                if version:
+                    versions.add(version)
+            hashes, feature_hashes = refs
             confidence = event.ml_confidence
-            ones = counter_fields(event)
-            if event.features and not self._features.add(event.features, ones):
-                self._admit_features(event.features)  # a name not seen yet: rare
-                self._features.add(event.features, ones)
+            also = None
+            if event.features:
+                feature_ones: list[str] = []
+                if not features.add(event.features, feature_ones):
+                    self._admit_features(event.features)  # a name not seen yet: rare
+                    features.add(event.features, feature_ones)
+                also = (feature_hashes, feature_ones)
             effects.add_event(
-                self.effects.marks.of(event.event_id, event.ts),
+                mark_of(event.event_id, event.ts),
                 hashes=hashes,
-                ones=ones,
+                ones=counter_fields(event),
                 amounts=None if confidence is None else confidence_amounts(confidence),
-                recent=recent_line(event) if position in recent else None,
+                recent=event,
                 detector_value=confidence,
+                also=also,
             )
-        self.effects.apply(self.keys.stream(stream), effects)
-        if versions:
-            self._maybe_set_baseline(versions)
-        return []
+        return _MetricsCommit(self, self.keys.stream(stream), effects, versions)
 
-    def _recent_positions(self, deliveries: Sequence[Delivery]) -> set[int]:
-        """The newest `MLMON_RECENT_PREDICTIONS` events of the batch that are new: not
-        marked yet, and the first of their id in it. Only they need a recent line (the
-        list keeps no more), and a batch ending with re-published duplicates must not
-        leave its new events out. The Lua step still pushes only the events it applies.
-        """
-        cap = self.settings.recent_predictions
-        first: dict[str, int] = {}
-        for position, delivery in enumerate(deliveries):
-            first.setdefault(delivery.event.event_id, position)
-        newest_first = list(reversed(first.values()))
-        chosen: list[int] = []
-        checked = 0
-        while len(chosen) < cap and checked < len(newest_first):
-            # usually one read of `cap` marks; a run of duplicates doubles the next read
-            chunk = newest_first[checked : checked + max(cap - len(chosen), checked)]
-            events = [deliveries[p].event for p in chunk]
-            marked = self.effects.marks.are_set(
-                self.client, [self.effects.marks.of(e.event_id, e.ts) for e in events]
+    def _hashes(
+        self, effects: BatchEffects, all_time: int, ts_s: int, now_s: int, version: str | None
+    ) -> tuple[int, ...]:
+        """The counter hashes of an event: all-time, its minute and hour buckets still
+        inside a window, and its model version's (the next model's baseline)."""
+        refs = [all_time]
+        refs += [effects.hash_ref(key, ttl_s) for key, ttl_s in self._bucket_keys(ts_s, now_s)]
+        if version:
+            refs.append(
+                effects.hash_ref(self.keys.metrics_version(version), VERSION_COUNTERS_TTL_S)
             )
-            chosen += [p for p, is_set in zip(chunk, marked, strict=True) if not is_set]
-            checked += len(chunk)
-        return set(chosen[:cap])
+        return tuple(refs)
 
     def _admit_features(self, names: Iterable[str]) -> None:
         """Ask Redis which of these names are monitored (new ones join while there is
@@ -135,7 +134,7 @@ class MetricsHandler:
             {name: bool(reply) for name, reply in zip(offered, replies, strict=True)}
         )
 
-    def _maybe_set_baseline(self, versions: set[str]) -> None:
+    def maybe_set_baseline(self, versions: set[str]) -> None:
         """A model version the baseline does not belong to becomes the baseline once it
         has made `ML_BASELINE_SAMPLES` predictions (a newly promoted model)."""
         if versions == {self._baseline_version}:
@@ -174,6 +173,31 @@ class MetricsHandler:
         return buckets
 
 
+class _MetricsCommit:
+    """A prepared batch of the metrics group (`Commit`)."""
+
+    def __init__(
+        self, handler: MetricsHandler, stream_key: str, effects: BatchEffects, versions: set[str]
+    ) -> None:
+        self.handler = handler
+        self.stream_key = stream_key
+        self.effects = effects
+        self.versions = versions
+        self._sent: SentBatch | None = None
+
+    def start(self) -> None:
+        self._sent = self.handler.effects.send(self.stream_key, self.effects)
+
+    def finish(self) -> list[Rejected]:
+        if self._sent is None:
+            self.start()
+        assert self._sent is not None
+        self._sent.wait()
+        if self.versions:
+            self.handler.maybe_set_baseline(self.versions)
+        return []
+
+
 def confidence_amounts(confidence: float) -> dict[str, int]:
     """The confidence sums a prediction adds, in millionths (integers add exactly)."""
     return {
@@ -183,19 +207,22 @@ def confidence_amounts(confidence: float) -> dict[str, int]:
 
 
 def recent_line(event: Prediction) -> str:
-    """What `mlmon status` shows of one recent prediction."""
-    return json.dumps(
+    """What `mlmon status` shows of one recent prediction (JSON by msgspec: readers parse
+    it, and it is five times cheaper than json.dumps, for the newest events of each batch)."""
+    return _encode_line(
         {
             "event_id": event.event_id,
             "ts": event.ts.isoformat(),
             "ticker": event.ticker,
-            "ml_verdict": event.ml_verdict.value if event.ml_verdict else None,
+            "ml_verdict": event.ml_verdict,  # enums are written as their values
             "ml_confidence": event.ml_confidence,
-            "rule_verdict": event.rule_verdict.value,
-            "final_verdict": event.final_verdict.value,
-            "verdict_source": event.verdict_source.value,
+            "rule_verdict": event.rule_verdict,
+            "final_verdict": event.final_verdict,
+            "verdict_source": event.verdict_source,
             "agreement": event.agrees,
             "model_version": event.model_version,
-        },
-        separators=(",", ":"),
-    )
+        }
+    ).decode()
+
+
+_encode_line = msgspec.json.Encoder().encode
