@@ -22,7 +22,7 @@ from worker.keys import Keys
 from worker.local.redis_server import ClusterOfServers
 from worker.settings import load_settings
 
-SECTION = 9
+SECTION = 10
 GROUPS = "logs,metrics,feedback"
 PARTITIONS = 3
 MASTERS = 3
