@@ -118,18 +118,7 @@ class BatchRunner:
             self.stats.dead_lettered += len(refused)
             self.stats.batches += 1
             return
-        if is_environment_fault(error):
-            raise error
-        if len(entries) == 1:
-            self.failed_on_its_own(stream_key, entries[0][0])
-            return
-        log.warning(
-            "batch failed; retrying its entries one at a time",
-            stream=stream_key,
-            entries=len(entries),
-            error=str(error),
-        )
-        self.isolate(stream_key, entries, None)
+        self.after_batch_failed(stream_key, entries, None, error)
 
     def send_to_dead(self, stream: StreamName, stream_key: str, dead: list[DeadEntry]) -> None:
         if dead:
@@ -153,19 +142,29 @@ class BatchRunner:
         """
         try:
             self.process(stream_key, entries, counts)
+        except Exception as e:  # noqa: BLE001  # a fault is re-raised in after_batch_failed
+            self.after_batch_failed(stream_key, entries, counts, e)
+
+    def after_batch_failed(
+        self,
+        stream_key: str,
+        entries: StreamEntries,
+        counts: dict[str, int] | None,
+        error: Exception,
+    ) -> None:
+        """An environment fault propagates (the batch stays pending); an entry alone has its
+        failure counted; a larger batch is retried entry by entry."""
+        if is_environment_fault(error):
+            raise error
+        if len(entries) == 1:
+            self.failed_on_its_own(stream_key, entries[0][0])
             return
-        except Exception as e:
-            if is_environment_fault(e):
-                raise
-            if len(entries) == 1:
-                self.failed_on_its_own(stream_key, entries[0][0])
-                return
-            log.warning(
-                "batch failed; retrying its entries one at a time",
-                stream=stream_key,
-                entries=len(entries),
-                error=str(e),
-            )
+        log.warning(
+            "batch failed; retrying its entries one at a time",
+            stream=stream_key,
+            entries=len(entries),
+            error=str(error),
+        )
         self.isolate(stream_key, entries, counts)
 
     def isolate(
