@@ -88,16 +88,21 @@ def is_cluster_url(url: str) -> bool:
     return urlsplit(url).scheme in CLUSTER_SCHEMES
 
 
+def _credentials_and_hosts(netloc: str) -> tuple[str, str, list[str]]:
+    """`user:password@host:port,host:port` -> user, password (still quoted) and the
+    `host:port` items: the netloc of a Sentinel or a cluster URL names several servers."""
+    userinfo, _, hosts = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":") if userinfo else ("", "", "")
+    return user, password, [item for item in hosts.split(",") if item]
+
+
 def parse_cluster_url(url: str) -> ClusterUrl:
     """Split a Redis Cluster URL; RedisUrlError names the part that is wrong."""
     parts = urlsplit(url)
     if parts.scheme not in CLUSTER_SCHEMES:
         raise RedisUrlError(f"not a Redis Cluster URL: {parts.scheme}:// (use redis+cluster://)")
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":") if userinfo else ("", "", "")
-    nodes = [
-        _host_port(item, default_port=DEFAULT_CLUSTER_PORT) for item in hosts.split(",") if item
-    ]
+    user, password, hosts = _credentials_and_hosts(parts.netloc)
+    nodes = [_host_port(item, default_port=DEFAULT_CLUSTER_PORT) for item in hosts]
     if not nodes:
         raise RedisUrlError("no cluster node given (redis+cluster://host:6379[,host:6379])")
     if parts.path.strip("/"):
@@ -116,9 +121,8 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
     parts = urlsplit(url)
     if parts.scheme not in SENTINEL_SCHEMES:
         raise RedisUrlError(f"not a Sentinel URL: {parts.scheme}:// (use redis+sentinel://)")
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":") if userinfo else ("", "", "")
-    sentinels = [_host_port(item) for item in hosts.split(",") if item]
+    user, password, hosts = _credentials_and_hosts(parts.netloc)
+    sentinels = [_host_port(item) for item in hosts]
     if not sentinels:
         raise RedisUrlError("no Sentinel host given (redis+sentinel://host:26379/<service>)")
     path = [unquote(p) for p in parts.path.split("/") if p]

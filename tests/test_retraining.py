@@ -18,6 +18,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from producer_sdk import BacktestCompleted, Publisher
+from worker.local.demo_traffic import label_for_score
 from worker.retraining.gate import count_rows, finish_run
 from worker.retraining.registry import ModelIntegrityError, ModelRegistry
 from worker.retraining.request import request_retrain, retraining_queue
@@ -32,16 +33,7 @@ def write_training_csv(home: Path, rows: int, *, seed: int = 3) -> Path:
     lines = [",".join([*FEATURES, "label"])]
     for _ in range(rows):
         momentum, pe, rsi = rng.gauss(0, 6), rng.uniform(5, 60), rng.uniform(10, 90)
-        score = momentum / 6 + (50 - rsi) / 40 + rng.gauss(0, 0.3)
-        label = (
-            "strong_buy"
-            if score > 1
-            else "buy"
-            if score > 0
-            else "watch"
-            if score > -1
-            else "avoid"
-        )
+        label = label_for_score(momentum / 6 + (50 - rsi) / 40 + rng.gauss(0, 0.3))
         lines.append(f"{momentum:.3f},{pe:.2f},{rsi:.2f},{label}")
     path = home / "data" / "ml_training_data.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,11 @@ def synthetic_features(rng: random.Random, *, degraded: bool = False) -> dict[st
     return features
 
 
+def label_for_score(score: float) -> str:
+    """The verdict a synthetic score earns: bands one unit wide around zero."""
+    return "strong_buy" if score > 1 else "buy" if score > 0 else "watch" if score > -1 else "avoid"
+
+
 def synthetic_training_csv(rows: int, *, seed: int = 7) -> str:
     """A starting training set whose labels follow the features (columns sorted, as the
     feedback group writes them)."""
@@ -116,16 +121,7 @@ def synthetic_training_csv(rows: int, *, seed: int = 7) -> str:
     lines = ["momentum_20d_pct,pe_ratio,rsi_14,label"]
     for _ in range(rows):
         features = synthetic_features(rng)
-        score = _feature_score(features, rng)
-        label = (
-            "strong_buy"
-            if score > 1
-            else "buy"
-            if score > 0
-            else "watch"
-            if score > -1
-            else "avoid"
-        )
+        label = label_for_score(_feature_score(features, rng))
         values = (features["momentum_20d_pct"], features["pe_ratio"], features["rsi_14"])
         lines.append(",".join(str(v) for v in values) + f",{label}")
     return "\n".join(lines) + "\n"

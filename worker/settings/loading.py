@@ -144,15 +144,16 @@ def _check_timezone(value: str) -> None:
 
 def _check_redis_url(value: str) -> None:
     parts = urlsplit(value)
-    if is_cluster_url(value):
+    several_servers = (
+        parse_cluster_url
+        if is_cluster_url(value)
+        else parse_sentinel_url
+        if is_sentinel_url(value)
+        else None
+    )
+    if several_servers is not None:
         try:
-            parse_cluster_url(value)
-        except RedisUrlError as e:
-            raise ValueError(str(e)) from e
-        return
-    if is_sentinel_url(value):
-        try:
-            parse_sentinel_url(value)
+            several_servers(value)
         except RedisUrlError as e:
             raise ValueError(str(e)) from e
         return
