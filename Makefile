@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP) ## Benchmarks against a private redis-server; writes benchmarks/results.json
+	$(BIN)/python -m compileall -q worker producer_sdk benchmarks
 	$(BIN)/python benchmarks/run.py
 
 calibrate: $(STAMP) ## False-alarm rates and detection power of the drift checks; writes benchmarks/drift_calibration.json
@@ -34,6 +35,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q worker producer_sdk  # read at every start, even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 clean:

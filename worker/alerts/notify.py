@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-from rq import Callback, Queue, Retry
-from rq.serializers import JSONSerializer
 
 from producer_sdk.streams import StreamName
 from worker.alerts.channels import DeliveryError, send
@@ -22,12 +20,20 @@ from worker.redis_conn import connect, connect_rq
 from worker.rq_check import check_rq_prefix
 from worker.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from rq import Queue
+
 log = get_logger(__name__)
 NOTIFICATION_TTL_S = 7 * 86_400
 ALERTS_STREAM_MAXLEN = 10_000
 
 
 def alerts_queue(client: redis.Redis, settings: Settings) -> Queue:
+    # RQ is imported when a notification goes out, not with the module: every worker
+    # process imports this module, and RQ costs 70 ms of start-up
+    from rq import Queue  # noqa: PLC0415
+    from rq.serializers import JSONSerializer  # noqa: PLC0415
+
     check_rq_prefix(settings)
     return Queue(
         Keys.of(settings).alerts_queue,
@@ -71,6 +77,10 @@ def notify(
             status=alert.status,
             summary=alert.summary,
         )
+    if not channels:
+        return notification
+    from rq import Retry  # noqa: PLC0415  (see `alerts_queue`)
+
     queue = alerts_queue(client, settings)
     for channel in channels:
         queue.enqueue_call(
@@ -101,6 +111,8 @@ def deliver(*, notification_id: str, channel: str) -> str:
 
 
 def failure_callback() -> Any:
+    from rq import Callback  # noqa: PLC0415  (see `alerts_queue`)
+
     return Callback("worker.alerts.notify.record_failure")
 
 

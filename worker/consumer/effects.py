@@ -152,28 +152,36 @@ class BatchEffects:
         return _ENCODER.encode(batch)
 
     def _totals(self) -> list[tuple[int, dict[str, int]]]:
-        """What the events add to each hash: summed first over the events that count in
-        the same hashes (most of a batch shares a few such sets), then per hash."""
+        """What the events add to each hash. Events that add the same `ones` (or `amounts`)
+        object to the same hashes are counted first (a group passes one shared object per
+        kind of event: `PredictionKinds`), so an event costs a dict step, not a step per
+        field; then each set of hashes is summed, then each hash. The objects are kept by
+        the events meanwhile, so their ids stay unique."""
+        ones_kinds: dict[tuple[tuple[int, ...], int], int] = {}
+        amount_kinds: dict[tuple[tuple[int, ...], int], int] = {}
+        shared: dict[int, Any] = {}
         by_hashes: defaultdict[tuple[int, ...], Counter[str]] = defaultdict(Counter)
         for event in self._events:
-            if event.hashes:
-                counts = by_hashes[event.hashes]
-                counts.update(event.ones)  # counted in C
+            hashes = event.hashes
+            if hashes:
+                kind = (hashes, id(event.ones))
+                ones_kinds[kind] = ones_kinds.get(kind, 0) + 1
+                shared[id(event.ones)] = event.ones
                 if event.amounts:
-                    for name, amount in event.amounts.items():
-                        counts[name] += amount
+                    kind = (hashes, id(event.amounts))
+                    amount_kinds[kind] = amount_kinds.get(kind, 0) + 1
+                    shared[id(event.amounts)] = event.amounts
             if event.also is not None:
                 by_hashes[event.also[0]].update(event.also[1])
-        totals: dict[int, dict[str, int]] = {}
-        for hash_refs, counts in by_hashes.items():
-            for ref in hash_refs:
-                into = totals.get(ref)
-                if into is None:
-                    totals[ref] = dict(counts)
-                    continue
-                for name, amount in counts.items():
-                    into[name] = into.get(name, 0) + amount
-        return list(totals.items())
+        for (hashes, ones_id), times in ones_kinds.items():
+            counts = by_hashes[hashes]
+            for name in shared[ones_id]:
+                counts[name] += times
+        for (hashes, amounts_id), times in amount_kinds.items():
+            counts = by_hashes[hashes]
+            for name, amount in shared[amounts_id].items():
+                counts[name] += amount * times
+        return _per_hash(by_hashes)
 
     def _recent_lines(self, cap: int) -> list[str]:
         """The lines of the newest `cap` events that have one, oldest first."""
@@ -187,6 +195,22 @@ class BatchEffects:
                     break
         newest.reverse()
         return newest
+
+
+def _per_hash(
+    by_hashes: Mapping[tuple[int, ...], Mapping[str, int]],
+) -> list[tuple[int, dict[str, int]]]:
+    """Counts per set of hashes, added up per hash."""
+    totals: dict[int, dict[str, int]] = {}
+    for hash_refs, counts in by_hashes.items():
+        for ref in hash_refs:
+            into = totals.get(ref)
+            if into is None:
+                totals[ref] = dict(counts)
+                continue
+            for name, amount in counts.items():
+                into[name] = into.get(name, 0) + amount
+    return list(totals.items())
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -61,6 +61,52 @@ def counter_fields(event: Prediction) -> list[str]:
     return fields
 
 
+class PredictionKinds:
+    """What a prediction adds, as one shared object per kind of prediction (its verdicts,
+    source and confidence bin; at most a few thousand kinds), so a batch sums each kind
+    once (`worker.consumer.effects.BatchEffects`) and builds no list per event."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._amounts: dict[float, dict[str, int]] = {}
+
+    def fields(self, event: Prediction) -> tuple[str, ...]:
+        """`counter_fields(event)`, shared by every prediction of its kind."""
+        confidence = event.ml_confidence
+        kind = (
+            event.final_verdict,
+            event.rule_verdict,
+            event.verdict_source,
+            event.ml_verdict,
+            None if confidence is None else int(confidence * CONFIDENCE_BINS),
+        )
+        fields = self._fields.get(kind)
+        if fields is None:
+            fields = self._fields[kind] = tuple(counter_fields(event))
+        return fields
+
+    def amounts(self, confidence: float) -> dict[str, int]:
+        """`confidence_amounts(confidence)`, shared by every prediction of that confidence
+        (not to be changed by the caller)."""
+        amounts = self._amounts.get(confidence)
+        if amounts is None:
+            if len(self._amounts) >= AMOUNTS_REMEMBERED:
+                self._amounts.clear()
+            amounts = self._amounts[confidence] = confidence_amounts(confidence)
+        return amounts
+
+
+AMOUNTS_REMEMBERED = 100_000  # confidences with four decimals: 10,001 values
+
+
+def confidence_amounts(confidence: float) -> dict[str, int]:
+    """The confidence sums a prediction adds, in millionths (integers add exactly)."""
+    return {
+        "ml_confidence_sum_micro": round(confidence * 1_000_000),
+        "ml_confidence_sq_sum_micro": round(confidence * confidence * 1_000_000),
+    }
+
+
 def decode_counters(raw: Mapping[bytes, bytes]) -> dict[str, int]:
     return {name.decode(): int(value) for name, value in raw.items()}
 

@@ -25,7 +25,7 @@ from worker.consumer.effects import BatchEffects, EffectsApplier, SentBatch
 from worker.consumer.handler import Rejected
 from worker.consumer.topology import GROUP_STREAMS, GroupName
 from worker.counters.features import FeatureFields
-from worker.counters.metrics import counter_fields, decode_counters
+from worker.counters.metrics import PredictionKinds, decode_counters
 from worker.counters.windows import HOUR_BUCKET_TTL, MINUTE_BUCKET_TTL
 from worker.drift.baseline import baseline_version, set_baseline
 from worker.keys import Keys
@@ -56,6 +56,7 @@ class MetricsHandler:
         self._baseline_version: str | None = None  # as last read; saves a read per batch
         self._key_memo: dict[tuple[int, int], str] = {}  # formatting keys per event is slow
         self._features = FeatureFields()
+        self._kinds = PredictionKinds()
         self._admit = load_script(client, "admit_features")
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
@@ -76,6 +77,7 @@ class MetricsHandler:
         hashes_of: dict[tuple[int, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         mark_of = self.effects.marks.of
         features = self._features
+        kinds = self._kinds
         for delivery in deliveries:
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
@@ -100,8 +102,8 @@ class MetricsHandler:
             effects.add_event(
                 mark_of(event.event_id, event.ts),
                 hashes=hashes,
-                ones=counter_fields(event),
-                amounts=None if confidence is None else confidence_amounts(confidence),
+                ones=kinds.fields(event),
+                amounts=None if confidence is None else kinds.amounts(confidence),
                 recent=event,
                 detector_value=confidence,
                 also=also,
@@ -196,14 +198,6 @@ class _MetricsCommit:
         if self.versions:
             self.handler.maybe_set_baseline(self.versions)
         return []
-
-
-def confidence_amounts(confidence: float) -> dict[str, int]:
-    """The confidence sums a prediction adds, in millionths (integers add exactly)."""
-    return {
-        "ml_confidence_sum_micro": round(confidence * 1_000_000),
-        "ml_confidence_sq_sum_micro": round(confidence * confidence * 1_000_000),
-    }
 
 
 def recent_line(event: Prediction) -> str:

@@ -6,13 +6,9 @@ Kept apart from `gate` so that reading the gate's view (`mlmon status`) needs no
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
-from rq import Queue, Retry
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from worker.keys import Keys
 from worker.redis_conn import connect_rq
@@ -24,12 +20,20 @@ from worker.retraining.registry import ModelRegistry
 from worker.rq_check import check_rq_prefix
 from worker.settings import Settings
 
+if TYPE_CHECKING:
+    from rq import Queue
+
 RETRY_INTERVALS_S = [10, 60, 300]  # for transient errors (Redis, disk)
 RESULT_TTL_S = 7 * 86_400
 
 
 def retraining_queue(client: redis.Redis, settings: Settings) -> Queue:
     """The RQ queue of retraining jobs (JSON-serialized, so any RQ worker can read them)."""
+    # RQ is imported where a job is enqueued or looked at, not with the module: every
+    # worker process imports this module, and RQ costs 70 ms of start-up
+    from rq import Queue  # noqa: PLC0415
+    from rq.serializers import JSONSerializer  # noqa: PLC0415
+
     check_rq_prefix(settings)
     return Queue(
         Keys.of(settings).retraining_queue,
@@ -106,6 +110,10 @@ def free_unreadable_job(client: redis.Redis, settings: Settings) -> bool:
     status, began = job
     if not began or status is None or as_text(status) not in ENDED_STATUSES:
         return False  # queued and not taken yet, or running now
+    from rq.exceptions import NoSuchJobError  # noqa: PLC0415
+    from rq.job import Job  # noqa: PLC0415
+    from rq.serializers import JSONSerializer  # noqa: PLC0415
+
     error = UNREADABLE.format(job_id=job_id, queue=keys.retraining_queue)
     with contextlib.suppress(NoSuchJobError):
         Job.fetch(job_id, connection=rq_client, serializer=JSONSerializer).delete()
@@ -120,6 +128,8 @@ def free_unreadable_job(client: redis.Redis, settings: Settings) -> bool:
 
 
 def _enqueue(client: redis.Redis, settings: Settings, decision: Decision, *, force: bool) -> None:
+    from rq import Retry  # noqa: PLC0415
+
     job_id, trigger, reason = decision.job_id, decision.trigger, decision.reason
     retraining_queue(client, settings).enqueue_call(
         "worker.retraining.job.run_retraining",

@@ -58,7 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stream_maxlen: Annotated[int, env("MLMON_STREAM_MAXLEN", ge=1000, le=1_000_000_000)] = (
         DEFAULT_STREAM_MAXLEN
     )
-    batch_size: Annotated[int, env("MLMON_BATCH_SIZE", ge=1, le=10_000)] = 500
+    batch_size: Annotated[int, env("MLMON_BATCH_SIZE", ge=1, le=10_000)] = 2000
     block_ms: Annotated[int, env("MLMON_BLOCK_MS", ge=1, le=60_000)] = 2000
     dedup_ttl_hours: Annotated[float, env("MLMON_DEDUP_TTL_HOURS", gt=0, le=8760)] = 24.0
     max_deliveries: Annotated[int, env("ML_MAX_DELIVERIES", ge=1, le=1000)] = 5
