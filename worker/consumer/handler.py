@@ -77,15 +77,16 @@ def run_handler(
     max_clock_skew_s: float,
 ) -> list[DeadEntry]:
     """Decode entries and run the handler on them; what cannot be used, with the reason."""
-    fields_of = {entry_id: (fields, deliveries) for entry_id, fields, deliveries in usable}
     if isinstance(handler, RawHandler):
+        dead: list[DeadEntry] = []
         refused = handler.handle_raw([(entry_id, fields) for entry_id, fields, _ in usable])
-        return [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
-    good, dead = decode_deliveries(stream, usable, max_clock_skew_s=max_clock_skew_s)
-    if good:
-        for delivery, reason in handler.handle(stream, good):
-            fields, deliveries = fields_of[delivery.entry_id]
-            dead.append((delivery.entry_id, fields, reason, deliveries))
+    else:
+        good, dead = decode_deliveries(stream, usable, max_clock_skew_s=max_clock_skew_s)
+        rejected = handler.handle(stream, good) if good else []
+        refused = [(delivery.entry_id, reason) for delivery, reason in rejected]
+    if refused:  # rare: only then is each entry looked up
+        fields_of = {entry_id: (fields, deliveries) for entry_id, fields, deliveries in usable}
+        dead += [(i, fields_of[i][0], reason, fields_of[i][1]) for i, reason in refused]
     return dead
 
 

@@ -22,6 +22,7 @@ import redis
 from producer_sdk.events import Prediction
 from producer_sdk.streams import StreamName
 from producer_sdk.vocabulary import Verdict, VerdictSource
+from worker.days import ZoneDays
 from worker.keys import Keys
 from worker.scripts import load_script
 from worker.settings import Settings
@@ -82,6 +83,7 @@ class FeedbackIndex:
         self.group = group
         self.keys = Keys.of(settings)
         self._script = load_script(client, "index_predictions")
+        self._days = ZoneDays(settings.zone)
 
     def index(self, entry_ids: list[str], events: Sequence[Prediction]) -> None:
         """Keep `events` (those still young enough to be joined) and acknowledge the entries."""
@@ -90,21 +92,23 @@ class FeedbackIndex:
         days: dict[str, int] = {}
         items: list[Any] = []
         day_list: list[Any] = []
+        day_of = self._days.of
         for event in events:
-            if event.ts.timestamp() + keep_s <= now_s:
+            ts_s = event.ts.timestamp()
+            if ts_s + keep_s <= now_s:
                 continue  # too old to be joined to anything
-            day = event.ts.astimezone(self.settings.zone).date()
-            index = days.get(day.isoformat())
+            day = day_of(event.ts)
+            index = days.get(day)
             if index is None:
-                ttl_s = max(1, int(_day_end_s(day, self.settings) + keep_s - now_s))
+                end_s = _day_end_s(date.fromisoformat(day), self.settings)
+                ttl_s = max(1, int(end_s + keep_s - now_s))
                 day_list += [
-                    self.keys.feedback_predictions(day.isoformat()),
-                    self.keys.feedback_latest(day.isoformat()),
+                    self.keys.feedback_predictions(day),
+                    self.keys.feedback_latest(day),
                     ttl_s,
                 ]
-                index = days[day.isoformat()] = len(days) + 1
-            ts_ms = int(event.ts.timestamp() * 1000)
-            items += [index, event.event_id, pack(event), event.ticker, ts_ms]
+                index = days[day] = len(days) + 1
+            items += [index, event.event_id, pack(event), event.ticker, int(ts_s * 1000)]
         self._script(
             keys=[self.keys.stream(StreamName.PREDICTIONS)],
             args=[self.group, len(days), len(items) // 5, *day_list, *items, *entry_ids],

@@ -28,8 +28,10 @@ from worker.consumer.csv_cells import FORMULA_LEADS, safe_cell
 from worker.consumer.effects import BatchEffects, EffectsApplier
 from worker.consumer.handler import Rejected
 from worker.consumer.journal import Journal
+from worker.consumer.marks import Mark
 from worker.consumer.retention import age_logs
 from worker.consumer.topology import GROUP_STREAMS, GroupName
+from worker.days import ZoneDays
 from worker.keys import Keys
 from worker.settings import Settings
 
@@ -174,27 +176,30 @@ class LogsHandler:
         self.csv_rows = CsvRows()
         self.client = client
         self._next_aging_s = 0.0
+        self._days = ZoneDays(settings.zone)
 
     def handle(self, stream: StreamName, deliveries: Sequence[Delivery]) -> list[Rejected]:
-        unique: dict[str, Prediction] = {}
+        # event id -> its JSON line and CSV row, formatted before the lock is taken, so
+        # consumers sharing MLMON_HOME overlap the work; the first copy of an id counts
+        lines: dict[str, tuple[bytes, str]] = {}
+        marks: dict[str, Mark] = {}
+        by_day: dict[str, list[str]] = {}
+        row, mark_of, day_of = self.csv_rows.row, self.effects.marks.of, self._days.of
         for delivery in deliveries:
             event = delivery.event
             assert isinstance(event, Prediction)  # the predictions stream carries only these
-            unique.setdefault(event.event_id, event)
-        by_day: dict[str, list[Prediction]] = {}
-        for event in unique.values():
-            day = event.ts.astimezone(self.settings.zone).date().isoformat()
-            by_day.setdefault(day, []).append(event)
+            event_id = event.event_id
+            if event_id in lines:
+                continue
+            lines[event_id] = (event_json(event) + b"\n", row(event))
+            marks[event_id] = mark_of(event_id, event.ts)
+            by_day.setdefault(day_of(event.ts), []).append(event_id)
         paths = {day: log_paths(self.directory, day) for day in by_day}
         all_paths = [path for pair in paths.values() for path in pair]
-        # format before taking the lock, so consumers sharing MLMON_HOME overlap the work
-        row = self.csv_rows.row
-        lines = {event_id: (event_json(e) + b"\n", row(e)) for event_id, e in unique.items()}
-        marks = {i: self.effects.marks.of(i, e.ts) for i, e in unique.items()}
         with self.journal.batch(all_paths, marks) as batch:
             effects = BatchEffects([d.entry_id for d in deliveries])
-            for day, events in by_day.items():
-                todo = [e.event_id for e in events if e.event_id not in batch.logged]
+            for day, event_ids in by_day.items():
+                todo = [i for i in event_ids if i not in batch.logged]
                 jsonl, csv_path = paths[day]
                 batch.append(jsonl, b"".join(lines[i][0] for i in todo))
                 batch.append(csv_path, "".join(lines[i][1] for i in todo), header=CSV_HEADER)
