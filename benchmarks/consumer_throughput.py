@@ -141,7 +141,8 @@ def _consumer_row(bench: Bench, groups: str, consumers: int, count: int, run: Wo
         f"`{groups}`{label.get(groups, '')}, {consumers} consumer"
         f"{'s' if consumers > 1 else ''} per group ({count:,} events)",
         f"{rate_text(per_s)} ({run.wall_s:.2f} s wall); {rate_text(steady_per_s)} excluding "
-        f"start-up; peak RSS {mib(run.peak_rss_bytes)}",
+        f"start-up; worker CPU {run.cpu_s / count * 1e6:,.1f} us per prediction; "
+        f"peak RSS {mib(run.peak_rss_bytes)}",
         value=per_s,
         unit="predictions/s",
         floor=f">= {ALL_GROUPS_FLOOR_PER_S:,.0f} /s" if floored else "",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,10 +33,12 @@ PREDICTION_GROUPS = tuple(name for name in GROUPS if StreamName.PREDICTIONS in G
 
 @dataclass
 class WorkerRun:
-    """Wall time from starting the first worker process to the exit of the last."""
+    """Wall time from starting the first worker process to the exit of the last, and the
+    CPU time (user + system) of the worker processes and every process they forked."""
 
     wall_s: float
     peak_rss_bytes: int
+    cpu_s: float
 
 
 def worker_env(bench: Bench, prefix: str, home: Path) -> dict[str, str]:
@@ -52,6 +55,7 @@ def run_workers(bench: Bench, env: dict[str, str], groups: str, consumers: int) 
     """Start `consumers` burst workers at once; wait for all; fail on a non-zero exit."""
     logs = [bench.tmp / f"worker-{uuid.uuid4().hex[:8]}.log" for _ in range(consumers)]
     started = time.perf_counter()
+    cpu_before_s = _children_cpu_s()
     processes = []
     for index, log_path in enumerate(logs):
         command = [str(MLMON), "worker", "--burst", "--groups", groups]
@@ -62,11 +66,19 @@ def run_workers(bench: Bench, env: dict[str, str], groups: str, consumers: int) 
             )
     codes, peak_rss_bytes = _reap_all(processes, started + WORKER_TIMEOUT_S)
     wall_s = time.perf_counter() - started
+    cpu_s = _children_cpu_s() - cpu_before_s
     for code, log_path in zip(codes, logs, strict=True):
         if code != 0:
             tail = log_path.read_text(errors="replace")[-2_000:]
             raise BenchmarkError(f"mlmon worker --groups {groups} exited {code}:\n{tail}")
-    return WorkerRun(wall_s, peak_rss_bytes)
+    return WorkerRun(wall_s, peak_rss_bytes, cpu_s)
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's reaped children, theirs included (`mlmon worker`
+    reaps its group processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reap_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> tuple[list[int], int]:

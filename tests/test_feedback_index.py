@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import redis
 from helpers import csv_rows, make_prediction, run_mlmon
 
 from producer_sdk import Publisher, TradeOutcome
 from worker.groups.feedback_index import pack, unpack
+from worker.keys import Keys
+from worker.redis_values import as_text
 
 
 def test_a_packed_prediction_comes_back_equal() -> None:
@@ -77,3 +80,22 @@ def test_an_id_not_found_joins_no_other_prediction_of_the_ticker(
     assert row["prediction_id"] != newer.event_id
     assert row["joined_by"] == "none"
     assert csv_rows(home / "data" / "ml_training_data.csv") == []
+
+
+def test_a_batch_of_thousands_of_tickers_is_indexed_whole(
+    publisher: Publisher, env: dict[str, str], client: redis.Redis, prefix: str
+) -> None:
+    """The newest prediction of each ticker of a day is written in chunks: one HSET of
+    more than about 8,000 arguments would exceed what Lua can unpack at once."""
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    tickers = [f"T{n:05d}.NS" for n in range(5_000)]
+    publisher.publish_many([make_prediction(ticker=ticker, ts=at) for ticker in tickers])
+
+    result = run_mlmon(
+        "worker", "--burst", "--groups", "feedback", env={**env, "MLMON_BATCH_SIZE": "10000"}
+    )
+
+    assert result.returncode == 0, result.stderr
+    day = at.astimezone(ZoneInfo("Asia/Kolkata")).date().isoformat()  # MLMON_TIMEZONE
+    latest = client.hkeys(Keys(prefix).feedback_latest(day))
+    assert sorted(as_text(name) for name in latest) == tickers

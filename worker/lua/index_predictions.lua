@@ -42,7 +42,9 @@ for d, fields in pairs(fields_of) do
       newer[#newer + 1] = string.format('%d', best[1]) .. ' ' .. best[2]
     end
   end
-  if #newer > 0 then redis.call('HSET', day[2], unpack(newer)) end
+  for i = 1, #newer, 1000 do  -- pairs, in chunks: unpack() is bounded by Lua's C stack
+    redis.call('HSET', day[2], unpack(newer, i, math.min(i + 999, #newer)))
+  end
   redis.call('EXPIRE', day[1], day[3])
   redis.call('EXPIRE', day[2], day[3])
 end
