@@ -19,6 +19,7 @@ from benchmarks.worker_runs import (
     run_workers,
     worker_env,
 )
+from worker.settings import load_settings
 
 SECTION = 2
 ALL_GROUPS_FLOOR_PER_S = 20_000.0
@@ -54,6 +55,7 @@ def bench_consumers(bench: Bench) -> None:
             _consumer_row(bench, groups, consumers, count, run)
             if consumers == 1:
                 _cpu_row(bench, groups, before.per_event_us(after, count))
+                _step_row(bench, groups, before.mean_script_ms(after))
         if groups == EVERY_GROUP:
             _memory_rows(bench, prefix, count)
     _joined_cpu_row(bench)
@@ -70,6 +72,18 @@ def _cpu_row(bench: Bench, groups: str, per_event_us: tuple[float, float]) -> No
         f"{process_us:,.1f} us ({scripts_us:,.1f} us in scripts)",
         value=process_us,
         unit="us",
+    )
+
+
+def _step_row(bench: Bench, groups: str, mean_ms: float) -> None:
+    """A batch's Lua step runs alone on the server: how long producers may wait on it."""
+    bench.add(
+        SECTION,
+        f"mean Lua step per batch, `{groups}`, batches of up to {load_settings().batch_size:,} "
+        "(MLMON_BATCH_SIZE; Redis runs nothing else meanwhile)",
+        f"{mean_ms:,.1f} ms",
+        value=mean_ms,
+        unit="ms",
     )
 
 

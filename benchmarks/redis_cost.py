@@ -16,20 +16,28 @@ class CpuSample:
 
     process_s: float
     scripts_us: int
+    script_calls: int
 
     @classmethod
     def take(cls, client: redis.Redis) -> CpuSample:
         cpu = client.info("cpu")
         stats = client.info("commandstats")
-        scripts_us = sum(
-            int(stats.get(f"cmdstat_{name}", {}).get("usec", 0)) for name in ("evalsha", "eval")
+        scripts = [stats.get(f"cmdstat_{name}", {}) for name in ("evalsha", "eval")]
+        return cls(
+            float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+            sum(int(script.get("usec", 0)) for script in scripts),
+            sum(int(script.get("calls", 0)) for script in scripts),
         )
-        return cls(float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), scripts_us)
 
     def per_event_us(self, later: CpuSample, events: int) -> tuple[float, float]:
         """(server CPU, time in scripts per `INFO commandstats`) per event, microseconds."""
         process_us = (later.process_s - self.process_s) * 1e6 / events
         return process_us, (later.scripts_us - self.scripts_us) / events
+
+    def mean_script_ms(self, later: CpuSample) -> float:
+        """How long a script call held the server, on average: a batch's atomic step."""
+        calls = later.script_calls - self.script_calls
+        return (later.scripts_us - self.scripts_us) / 1000 / calls if calls else 0.0
 
 
 def family_bytes(client: redis.Redis, prefix: str, family: str) -> float:
