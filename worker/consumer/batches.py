@@ -95,8 +95,11 @@ class BatchRunner:
         self.stats.dead_lettered += len(dead)
         self.settle()
         if commit is not None:
-            taken = {delivery.entry_id for delivery in good}
-            mine = [entry for i, entry in zip(ids, entries, strict=True) if i in taken]
+            if len(good) == len(entries):  # the usual batch: every entry decoded
+                mine = entries
+            else:
+                taken = {delivery.entry_id for delivery in good}
+                mine = [entry for i, entry in zip(ids, entries, strict=True) if i in taken]
             self.overlap.stage(stream_key, mine, good, commit)
 
     def settle(self) -> None:
@@ -107,11 +110,13 @@ class BatchRunner:
             return
         stream_key, entries, error = in_flight.stream_key, in_flight.entries, in_flight.error
         if error is None:
-            fields = {as_text(raw_id): fields for raw_id, fields in entries}
-            refused = [
-                (d.entry_id, fields[d.entry_id] or {}, reason, d.deliveries)
-                for d, reason in in_flight.refused or []
-            ]
+            refused: list[DeadEntry] = []
+            if in_flight.refused:  # rare: only then is each entry looked up
+                fields = {as_text(raw_id): fields for raw_id, fields in entries}
+                refused = [
+                    (d.entry_id, fields[d.entry_id] or {}, reason, d.deliveries)
+                    for d, reason in in_flight.refused
+                ]
             with structlog.contextvars.bound_contextvars(stream=stream_key):
                 self.send_to_dead(self.stream_keys[stream_key], stream_key, refused)
             self.stats.processed += len(in_flight.deliveries)
