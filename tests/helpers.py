@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import redis
 
-from producer_sdk import Prediction, Verdict, VerdictSource
+from producer_sdk import Prediction, TradeOutcome, Verdict, VerdictSource
 from worker.keys import Keys
 
 MLMON = str(Path(sys.executable).with_name("mlmon"))
@@ -170,6 +170,21 @@ def random_predictions(
             )
         )
     return out
+
+
+def profit_outcomes(predictions: list[Prediction]) -> list[TradeOutcome]:
+    """A 1 % profit for every fourth prediction, joined to it by id."""
+    return [
+        TradeOutcome(
+            prediction_id=p.event_id,
+            ticker=p.ticker,
+            prediction_date=p.ts.date(),
+            actual_outcome="profit",
+            pnl_pct=1.0,
+            holding_days=1,
+        )
+        for p in predictions[::4]
+    ]
 
 
 def expected_metrics(predictions: list[Prediction]) -> dict[str, Any]:

@@ -19,13 +19,14 @@ from helpers import (
     csv_rows,
     expected_metrics,
     make_prediction,
+    profit_outcomes,
     random_predictions,
     run_mlmon,
     status_json,
     wait_until,
 )
 
-from producer_sdk import Prediction, Publisher, PublishError, TradeOutcome
+from producer_sdk import Prediction, Publisher, PublishError
 from producer_sdk.streams import partition_of
 from worker.local.acl import acl_setuser_line, producer_acl_rules, worker_acl_rules
 from worker.local.redis_server import ClusterOfServers
@@ -222,17 +223,7 @@ def test_three_partitions_on_three_masters_survive_a_sigkilled_worker(
         "MLMON_CLAIM_IDLE_MS": "100",
     }
     predictions = many_tickers(random_predictions(30_000, seed=33))
-    outcomes = [
-        TradeOutcome(
-            prediction_id=p.event_id,
-            ticker=p.ticker,
-            prediction_date=p.ts.date(),
-            actual_outcome="profit",
-            pnl_pct=1.0,
-            holding_days=1,
-        )
-        for p in predictions[::4]
-    ]
+    outcomes = profit_outcomes(predictions)
     publisher = Publisher.from_url(
         redis_cluster.url,
         prefix=prefix,

@@ -15,12 +15,13 @@ from helpers import (
     csv_rows,
     expected_metrics,
     jsonl_ids,
+    profit_outcomes,
     random_predictions,
     run_mlmon,
     wait_until,
 )
 
-from producer_sdk import Publisher, TradeOutcome
+from producer_sdk import Publisher
 from worker.groups.logs import CSV_HEADER, csv_row
 
 pytestmark = pytest.mark.slow
@@ -38,17 +39,7 @@ def test_sigkill_mid_batch_then_restart_loses_and_duplicates_nothing(
     publisher: Publisher, client: redis.Redis, prefix: str, env: dict[str, str], home: Path
 ) -> None:
     predictions = random_predictions(20_000, seed=21)
-    outcomes = [
-        TradeOutcome(
-            prediction_id=p.event_id,
-            ticker=p.ticker,
-            prediction_date=p.ts.date(),
-            actual_outcome="profit",
-            pnl_pct=1.0,
-            holding_days=1,
-        )
-        for p in predictions[::4]
-    ]
+    outcomes = profit_outcomes(predictions)
     publisher.publish_many(predictions)
     publisher.publish_many(outcomes)
     env = {**env, "MLMON_BATCH_SIZE": "2000"}

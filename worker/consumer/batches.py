@@ -206,24 +206,20 @@ class BatchRunner:
         """
         stream = self.stream_keys[stream_key]
         ids = [as_text(raw_id) for raw_id, _ in entries]
+        failed_before = self.failures.counts(stream, ids) if counts is not None else {}
         usable: list[tuple[str, dict[bytes, bytes], int]] = []
         dead: list[DeadEntry] = []
         gone: list[str] = []
-        failed_before = self.failures.counts(stream, ids) if counts is not None else {}
-        if counts is None and all(fields for _, fields in entries):
-            # new entries, none trimmed meanwhile: the usual batch, taken as it is
-            usable = [(i, fields or {}, 1) for i, (_, fields) in zip(ids, entries, strict=True)]
-        else:
-            for entry_id, (_, fields) in zip(ids, entries, strict=True):
-                deliveries = counts.get(entry_id, 1) if counts is not None else 1
-                failures = failed_before.get(entry_id, 0)
-                if not fields:
-                    gone.append(entry_id)  # trimmed from the stream while pending
-                elif failures >= self.settings.max_deliveries:
-                    reason = f"poison: failed {failures} times on its own"
-                    dead.append((entry_id, fields, reason, deliveries))
-                else:
-                    usable.append((entry_id, fields, deliveries))
+        for entry_id, (_, fields) in zip(ids, entries, strict=True):
+            deliveries = counts.get(entry_id, 1) if counts is not None else 1
+            failures = failed_before.get(entry_id, 0)
+            if not fields:
+                gone.append(entry_id)  # trimmed from the stream while pending
+            elif failures >= self.settings.max_deliveries:
+                reason = f"poison: failed {failures} times on its own"
+                dead.append((entry_id, fields, reason, deliveries))
+            else:
+                usable.append((entry_id, fields, deliveries))
         with structlog.contextvars.bound_contextvars(stream=stream_key):
             if gone:
                 self.client.xack(stream_key, self.group, *gone)

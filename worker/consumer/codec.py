@@ -16,7 +16,6 @@ from worker.consumer.fast_decode import fast_prediction
 
 MAX_ENTRY_BYTES = 64 * 1024
 EVENT_FIELD = b"event"
-MAX_EVENT_BYTES = MAX_ENTRY_BYTES - len(EVENT_FIELD)  # of an entry holding only `event`
 
 
 class DecodeError(Exception):

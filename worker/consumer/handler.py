@@ -5,17 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
-from producer_sdk.events import AnyEvent
 from producer_sdk.streams import StreamName
-from worker.consumer.codec import (
-    EVENT_FIELD,
-    MAX_EVENT_BYTES,
-    DecodeError,
-    Delivery,
-    decode_entry,
-)
+from worker.consumer.codec import DecodeError, Delivery, decode_entry
 from worker.consumer.deadletters import DeadEntry
-from worker.consumer.fast_decode import fast_prediction
 
 StreamEntries = list[tuple[bytes, dict[bytes, bytes] | None]]
 Rejected = tuple[Delivery, str]
@@ -104,26 +96,15 @@ def decode_deliveries(
     *,
     max_clock_skew_s: float,
 ) -> tuple[list[Delivery], list[DeadEntry]]:
-    """The entries that decode, and those that do not, with the reason.
-
-    It runs for every entry of every group: a prediction as the SDK writes it (one field,
-    well under the size limit) goes straight to the fast decoder; anything else, or
-    anything it does not vouch for, to `decode_entry`, which decides and explains."""
+    """The entries that decode, and those that do not, with the reason."""
     dead: list[DeadEntry] = []
     good: list[Delivery] = []
-    fast = fast_prediction if stream is StreamName.PREDICTIONS else None
     for entry_id, fields, deliveries in usable:
-        event: AnyEvent | None = None
-        if fast is not None and len(fields) == 1:
-            raw = fields.get(EVENT_FIELD)
-            if raw is not None and len(raw) <= MAX_EVENT_BYTES:
-                event = fast(raw, max_clock_skew_s=max_clock_skew_s)
-        if event is None:
-            try:
-                event = decode_entry(stream, fields, max_clock_skew_s=max_clock_skew_s)
-            except DecodeError as e:
-                dead.append((entry_id, fields, e.reason, deliveries))
-                continue
+        try:
+            event = decode_entry(stream, fields, max_clock_skew_s=max_clock_skew_s)
+        except DecodeError as e:
+            dead.append((entry_id, fields, e.reason, deliveries))
+            continue
         good.append(_new_delivery(Delivery, (entry_id, event, deliveries)))
     return good, dead
 

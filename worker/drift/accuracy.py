@@ -20,10 +20,10 @@ from typing import Any
 
 from worker.counters.feedback import summarize_calibration
 from worker.drift.statistics import proportion_drop_p
+from worker.drift.thresholds import P_WARN
 from worker.levels import DriftStatus
 
 OK, WARN, INSUFFICIENT = DriftStatus.OK, DriftStatus.WARN, DriftStatus.INSUFFICIENT
-P_WARN = 0.001
 
 
 @dataclass(frozen=True)

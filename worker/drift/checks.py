@@ -33,12 +33,11 @@ from worker.drift.statistics import (
     psi,
     total_variation,
 )
+from worker.drift.thresholds import P_CRITICAL, P_WARN, PSI_CRITICAL, PSI_WARN
 from worker.levels import DriftStatus
 
 OK, WARN, CRITICAL = DriftStatus.OK, DriftStatus.WARN, DriftStatus.CRITICAL
 INSUFFICIENT = DriftStatus.INSUFFICIENT
-P_WARN, P_CRITICAL = 0.001, 0.0001
-PSI_WARN, PSI_CRITICAL = 0.1, 0.25
 # total variation distance of the final-verdict mix: 0.05 is 5 points of verdicts moved
 TVD_WARN, TVD_CRITICAL = 0.05, 0.1
 VERDICTS = [v.value for v in Verdict]

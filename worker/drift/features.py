@@ -33,13 +33,12 @@ from worker.counters.features import (
     feature_histograms,
 )
 from worker.drift.statistics import chi_square_two_sample, proportion_drop_p, psi
+from worker.drift.thresholds import P_CRITICAL, P_WARN, PSI_CRITICAL, PSI_WARN
 from worker.levels import DriftStatus
 
 OK, WARN, CRITICAL = DriftStatus.OK, DriftStatus.WARN, DriftStatus.CRITICAL
 INSUFFICIENT = DriftStatus.INSUFFICIENT
 QUANTILE_BINS = 10
-P_WARN, P_CRITICAL = 0.001, 0.0001
-PSI_WARN, PSI_CRITICAL = 0.1, 0.25
 OUT_OF_RANGE_CRITICAL_SHARE = 0.5
 
 
