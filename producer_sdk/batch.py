@@ -23,6 +23,7 @@ from producer_sdk.failures import (
     ReplicationLagError,
     is_outage,
 )
+from producer_sdk.outgoing import Outgoing
 from producer_sdk.resp import XaddPacker, round_trip
 
 
@@ -66,30 +67,37 @@ class BatchSender:
         self.replicas_seen = replicas_to_ack  # replicas WAIT asks for (from the last ROLE)
         self._packer = XaddPacker()
 
-    def send(self, entries: Sequence[Entry]) -> BatchResult:
-        """XADD every entry in one round trip; never raises a Redis error (see BatchResult)."""
-        count = len(entries)
+    def send(self, batch: Outgoing) -> BatchResult:
+        """XADD every entry in one round trip; never raises a Redis error (see BatchResult).
+
+        An event that cannot be serialised ends the batch before it (`batch.failure`):
+        only the XADDs before it are sent, and the replicas checked for those."""
+        count = len(batch)
         if self.cluster:
-            return self._send_to_cluster(entries)
+            if not batch.make_all():
+                return BatchResult([None] * count)
+            return self._send_to_cluster(batch.entries())
         wanted = min(self.replicas_to_ack, self.replicas_seen)
         checks: list[tuple[str | int, ...]] = []
         if wanted:
             checks.append(("WAIT", wanted, self.replica_ack_timeout_ms))
         if self.replicas_to_ack:
             checks.append(("ROLE",))
-        payload = self._packer.pack(entries, checks)
-        replies = round_trip(self.client, payload, count + len(checks))
-        added = replies.values[:count]
+        payload = self._packer.pack(batch.streamed(), checks)
+        replies = round_trip(self.client, payload, lambda: batch.made + len(checks))
+        sent = batch.made
+        added = replies.values[:sent]
         if replies.failure is not None or (
             replies.errors and not all(isinstance(reply, str) for reply in added)
         ):
             return self._partly(added, count, replies.failure)
+        entry_ids: list[str | None] = added + [None] * (count - sent)
         if self.replicas_to_ack:
-            error = self._check_replicas(wanted=wanted, replies=replies.values[count:])
+            error = self._check_replicas(wanted=wanted, replies=replies.values[sent:])
             if error is not None:  # all are in the primary; only a lag puts them at risk
                 at_risk = isinstance(error, ReplicationLagError)
-                return BatchResult(added, error, resend_from=0 if at_risk else count)
-        return BatchResult(added)
+                return BatchResult(entry_ids, error, resend_from=0 if at_risk else sent)
+        return BatchResult(entry_ids)
 
     def _send_to_cluster(self, entries: Sequence[Entry]) -> BatchResult:
         """The XADDs through the cluster client's pipeline (a node's slots move, so the

@@ -3,7 +3,6 @@ errors (raise at once, spool nothing), and the errors the SDK raises."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import redis
@@ -59,21 +58,15 @@ def is_outage(error: BaseException, *, cluster: bool = False) -> bool:
     )
 
 
-def configuration_message(entries: Sequence[Entry], error: BaseException) -> str:
-    """What to fix, for a failure that is not an outage."""
+def configuration_message(batch: str, error: BaseException) -> str:
+    """What to fix, for a failure that is not an outage (`batch` in a few words)."""
     if isinstance(error, MISDIRECTED_ERRORS):
         return (
-            f"could not publish {describe_entries(entries)}: {type(error).__name__}: {error}. "
+            f"could not publish {batch}: {type(error).__name__}: {error}. "
             "The URL points at one node of a Redis Cluster: use redis+cluster://host:port"
             "[,host:port] and partitions= (the workers' MLMON_PARTITIONS); nothing was spooled"
         )
     return (
-        f"could not publish {describe_entries(entries)}: {type(error).__name__}: {error} "
+        f"could not publish {batch}: {type(error).__name__}: {error} "
         "(a configuration error, not an outage: nothing was spooled)"
     )
-
-
-def describe_entries(entries: Sequence[Entry]) -> str:
-    if len(entries) == 1:
-        return f"{json.loads(entries[0][1])['type']} to {entries[0][0]}"
-    return f"{len(entries)} events"

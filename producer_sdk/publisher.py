@@ -15,7 +15,6 @@ from redis.retry import Retry
 
 from producer_sdk.batch import BatchResult, BatchSender
 from producer_sdk.connection import client_from_url, is_cluster_client
-from producer_sdk.encoding import event_json
 from producer_sdk.events import (
     EVENT_MODELS,
     AnalysisCompleted,
@@ -29,9 +28,9 @@ from producer_sdk.failures import (
     PublishError,
     ReplicationLagError,
     configuration_message,
-    describe_entries,
     is_outage,
 )
+from producer_sdk.outgoing import Outgoing
 from producer_sdk.spool import PartlySent, Spool, default_spool_dir, default_spool_max_bytes
 from producer_sdk.streams import (
     CONTROL_STREAMS,
@@ -161,19 +160,23 @@ class Publisher:
 
     def publish(self, event: AnyEvent) -> str | None:
         """Send one event; returns its stream entry id, or None when it was spooled."""
-        ids = self._send(self._entries([event]))
+        ids = self._send(self._outgoing([event]))
         return None if ids is None else ids[0]
 
     def publish_many(self, events: Iterable[AnyEvent]) -> list[str] | None:
         """Send many events in one round trip, in order; returns their stream entry ids,
-        or None when any was spooled. Every event is checked and serialised before
-        anything is sent.
+        or None when any was spooled. Every object is checked to be an event before
+        anything is sent; each event's JSON is made as its XADD is packed, so Redis stores
+        the first chunk of a batch while the rest is serialised. An event that cannot be
+        serialised (only one built by `model_construct` can be) raises `PublishError`:
+        `entry_ids` says which events before it Redis took; it and the events after it
+        are neither sent nor spooled.
 
         When the connection fails part way, the events Redis confirmed are published and
         only the rest are spooled (from the first unconfirmed one on, so the order holds);
         with `on_failure="raise"`, or on a configuration error, `PublishError.entry_ids`
         says which were taken."""
-        return self._send(self._entries(events))
+        return self._send(self._outgoing(events))
 
     def flush_spool(self) -> int:
         """Replay the spool now; returns how many events were sent."""
@@ -183,39 +186,52 @@ class Publisher:
     def spool_dropped(self) -> int:
         return self.spool.dropped
 
-    def _send(self, entries: list[Entry]) -> list[str] | None:
-        if not entries:
+    def _send(self, batch: Outgoing) -> list[str] | None:
+        if not len(batch):
             return []
         if self.on_failure == "spool":
             if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
-                self.spool.append(entries)
+                self._spool(batch, [None] * len(batch))
                 return None
             if self.spool.has_entries():  # keep the order: what waits goes first
-                self.spool.append(entries)
+                self._spool(batch, [None] * len(batch))
                 try:
                     self.flush_spool()
                 except redis.RedisError as e:
                     if not is_outage(e, cluster=self._cluster):
-                        raise PublishError(configuration_message(entries, e)) from e
+                        raise PublishError(configuration_message(batch.describe(), e)) from e
                     self._redis_is_down(e)
                     return None
                 self._redis_is_back()
                 return None
-        result = self._sender.send(entries)
+        result = self._sender.send(batch)
+        if batch.failure is not None:
+            raise PublishError(
+                _unserialisable_message(batch, result.entry_ids), entry_ids=result.entry_ids
+            ) from batch.failure
         if result.error is None:
             self._redis_is_back()
             return result.entry_ids  # type: ignore[return-value]  # all str without an error
         if self.on_failure == "raise" or not is_outage(result.error, cluster=self._cluster):
             raise PublishError(
-                _failure_message(entries, result, cluster=self._cluster),
+                _failure_message(batch, result, cluster=self._cluster),
                 entry_ids=result.entry_ids,
             ) from result.error
         self._redis_is_down(result.error)
-        self.spool.append(entries[result.resend_from :])
+        self._spool(batch, result.entry_ids, start=result.resend_from)
         return None
 
+    def _spool(self, batch: Outgoing, entry_ids: list[str | None], *, start: int = 0) -> None:
+        """Keep the batch's events from `start` on for replay. An event that cannot be
+        serialised raises instead, and nothing of the batch is spooled."""
+        if not batch.make_all():
+            raise PublishError(
+                _unserialisable_message(batch, entry_ids), entry_ids=entry_ids
+            ) from batch.failure
+        self.spool.append(batch.entries(start))
+
     def _send_spooled(self, entries: list[Entry]) -> None:
-        result = self._sender.send(entries)
+        result = self._sender.send(Outgoing.of_entries(entries))
         if result.error is not None:
             raise PartlySent(result.resend_from, result.error)
 
@@ -342,19 +358,22 @@ class Publisher:
         self.publish(event)
         return event.event_id
 
-    def _entries(self, events: Iterable[AnyEvent]) -> list[Entry]:
-        """Each event's stream and JSON; raises before anything is sent."""
-        stream_key = self._stream_key
-        entries: list[Entry] = []
-        append = entries.append
+    def _outgoing(self, events: Iterable[AnyEvent]) -> Outgoing:
+        """The events with their streams; raises before anything is sent for an object
+        that is not an event. Their JSON is made as they are packed (`Outgoing`)."""
+        events = list(events)
         for event in events:
             if not isinstance(event, EVENT_MODELS):
                 raise TypeError(
                     f"publish() takes an event model (Prediction, AnalysisCompleted, "
                     f"BacktestCompleted, TradeOutcome), not {type(event).__name__}"
                 )
-            append((stream_key(event), event_json(event)))
-        return entries
+        if self.partitions == 1:  # the usual case, without a call per event
+            keys = self._stream_keys
+            streams = [keys[event.type] for event in events]
+        else:
+            streams = [self._stream_key(event) for event in events]
+        return Outgoing(streams, events)
 
     def _stream_key(self, event: AnyEvent) -> str:
         """The stream `event` goes to, the one place that chooses it: its partition's, by
@@ -370,10 +389,20 @@ def _without_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _failure_message(entries: list[Entry], result: BatchResult, *, cluster: bool) -> str:
+def _failure_message(batch: Outgoing, result: BatchResult, *, cluster: bool) -> str:
     error = result.error
     taken = sum(entry_id is not None for entry_id in result.entry_ids)
-    part = f"; Redis took {taken} of them (see entry_ids)" if 0 < taken < len(entries) else ""
+    part = f"; Redis took {taken} of them (see entry_ids)" if 0 < taken < len(batch) else ""
     if error is not None and not is_outage(error, cluster=cluster):
-        return configuration_message(entries, error) + part
-    return f"could not publish {describe_entries(entries)}: {error}{part}"
+        return configuration_message(batch.describe(), error) + part
+    return f"could not publish {batch.describe()}: {error}{part}"
+
+
+def _unserialisable_message(batch: Outgoing, entry_ids: list[str | None]) -> str:
+    taken = sum(entry_id is not None for entry_id in entry_ids)
+    return (
+        f"event {batch.made} of {len(batch)} cannot be written as JSON: {batch.failure}. Only "
+        "an event built without validation (model_construct) can hold such a value: build "
+        f"it with the model's constructor. Redis took {taken} events before it (see "
+        "entry_ids); it and the events after it were neither sent nor spooled"
+    )

@@ -9,7 +9,7 @@ commands given are sent (a producer's ACL user may run XADD, WAIT and ROLE, no s
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,9 +102,10 @@ class Replies:
         return error
 
 
-def round_trip(client: redis.Redis, chunks: Iterable[bytes], count: int) -> Replies:
-    """Write `chunks` (`count` packed commands) on a connection of `client`'s pool and
-    read `count` replies.
+def round_trip(client: redis.Redis, chunks: Iterable[bytes], count: Callable[[], int]) -> Replies:
+    """Write `chunks` on a connection of `client`'s pool and read as many replies as
+    `count()` says, once they are written: the number of commands is known only then,
+    when `chunks` stops early (`producer_sdk.outgoing`).
 
     A connection that failed, or whose server answered READONLY (a demoted primary), is
     closed before it goes back to the pool: the next one is opened afresh (through
@@ -118,7 +119,7 @@ def round_trip(client: redis.Redis, chunks: Iterable[bytes], count: int) -> Repl
         return replies
     try:
         connection.send_packed_command(chunks)  # type: ignore[no-untyped-call]
-        _read_replies(connection, replies, count)
+        _read_replies(connection, replies, count())
     except redis.RedisError as e:
         replies.failure = e
     except BaseException:

@@ -11,12 +11,18 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import hiredis
 import pytest
 import redis
-from helpers import assert_exactly_once, make_prediction, random_predictions, run_mlmon
+from helpers import (
+    assert_exactly_once,
+    make_prediction,
+    random_predictions,
+    run_mlmon,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticSerializationError
@@ -33,7 +39,7 @@ from producer_sdk import (
 from producer_sdk.encoding import event_json
 from producer_sdk.resp import XaddPacker
 from producer_sdk.spool import PartlySent, Spool
-from worker.local.redis_server import RedisServer
+from worker.local.redis_server import RedisServer, free_port
 
 ENTRY_ID = re.compile(rb"[0-9]+-[0-9]+")
 
@@ -312,14 +318,50 @@ def test_a_demoted_primary_is_an_outage_and_its_connection_is_dropped(
         primary.stop(save=False)
 
 
-def test_an_unserialisable_event_raises_before_anything_is_sent(
+def _unserialisable() -> Prediction:
+    """What only an event no validation saw (model_construct) can hold: a value JSON
+    cannot carry."""
+    good = make_prediction()
+    return Prediction.model_construct(**{**good.__dict__, "model_version": object()})
+
+
+@pytest.mark.parametrize("on_failure", ["raise", "spool"])
+def test_an_unserialisable_event_stops_the_batch_where_it_stands(
+    client: redis.Redis, prefix: str, tmp_path: Path, on_failure: Literal["raise", "spool"]
+) -> None:
+    """JSON is made as the XADDs are packed (Redis stores the first chunks meanwhile), so
+    the events before the bad one are published, it and those after it are not; the error
+    says which were taken, carries pydantic's error, and nothing is spooled."""
+    publisher = Publisher(client, prefix=prefix, on_failure=on_failure, spool_dir=tmp_path)
+    events = [*random_predictions(600, seed=11), _unserialisable(), make_prediction()]
+    with pytest.raises(PublishError, match="event 600 of 602 cannot be written as JSON") as e:
+        publisher.publish_many(events)
+    assert isinstance(e.value.__cause__, PydanticSerializationError)
+    stream = client.xrange(f"{prefix}:stream:predictions")
+    published = [json.loads(fields[b"event"])["event_id"] for _, fields in stream]
+    assert published == [event.event_id for event in events[:600]]
+    assert e.value.entry_ids == [entry_id.decode() for entry_id, _ in stream] + [None, None]
+    assert not publisher.spool.has_entries()
+
+
+def test_an_unserialisable_first_event_sends_nothing(
     publisher: Publisher, client: redis.Redis, prefix: str
 ) -> None:
-    """Only an event no validation saw (model_construct) can hold what JSON cannot carry;
-    it raises pydantic's error, wherever it is in the batch, and nothing is sent."""
-    good = make_prediction()
-    bad = Prediction.model_construct(**{**good.__dict__, "model_version": object()})
-    events = [*random_predictions(600, seed=11), bad, make_prediction()]
-    with pytest.raises(PydanticSerializationError, match="Unable to serialize"):
-        publisher.publish_many(events)
+    with pytest.raises(PublishError, match="Redis took 0 events before it") as caught:
+        publisher.publish_many([_unserialisable(), *random_predictions(3, seed=12)])
+    assert caught.value.entry_ids == [None] * 4
     assert client.exists(f"{prefix}:stream:predictions") == 0
+
+
+def test_an_unserialisable_event_while_redis_is_down_is_not_spooled(
+    tmp_path: Path, prefix: str
+) -> None:
+    """During an outage events go straight to the spool, which holds only what can be
+    replayed: a batch with an unserialisable event raises, and none of it is spooled."""
+    down = Publisher.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", prefix=prefix, spool_dir=tmp_path
+    )
+    assert down.publish(make_prediction()) is None  # refused: spooled, Redis marked down
+    with pytest.raises(PublishError, match="event 1 of 2 cannot be written as JSON"):
+        down.publish_many([make_prediction(), _unserialisable()])
+    assert len(_spooled(down.spool)) == 1
