@@ -90,7 +90,7 @@ class BatchSender:
         if replies.failure is not None or (
             replies.errors and not all(isinstance(reply, str) for reply in added)
         ):
-            return self._partly(added, count, replies.failure)
+            return self._partly(added, count, replies.failure, sent=sent)
         entry_ids: list[str | None] = added + [None] * (count - sent)
         if self.replicas_to_ack:
             error = self._check_replicas(wanted=wanted, replies=replies.values[sent:])
@@ -117,16 +117,23 @@ class BatchSender:
         return self._partly(added, len(entries), None)
 
     def _partly(
-        self, added: list[Any], count: int, failure: redis.RedisError | None
+        self,
+        added: list[Any],
+        count: int,
+        failure: redis.RedisError | None,
+        *,
+        sent: int | None = None,
     ) -> BatchResult:
-        """The result of a batch with error replies to XADDs or a failed connection."""
+        """The result of a batch with error replies to XADDs or a failed connection
+        (`sent` of its `count` XADDs sent: fewer when an event could not be serialised)."""
         entry_ids: list[str | None] = [r if isinstance(r, str) else None for r in added]
         entry_ids += [None] * (count - len(entry_ids))
         errors = [reply for reply in added if isinstance(reply, redis.RedisError)]
         errors += [failure] if failure is not None else []
         first = next((e for e in errors if not is_outage(e, cluster=self.cluster)), errors[0])
-        # every XADD in but the connection lost before WAIT replied: all are at risk
-        resend_from = entry_ids.index(None) if None in entry_ids else 0
+        # every XADD sent in but the connection lost before WAIT replied: all are at risk
+        sent_ids = entry_ids[: count if sent is None else sent]
+        resend_from = sent_ids.index(None) if None in sent_ids else 0
         return BatchResult(entry_ids, first, resend_from=resend_from)
 
     def _check_replicas(self, *, wanted: int, replies: list[Any]) -> redis.RedisError | None:

@@ -191,10 +191,10 @@ class Publisher:
             return []
         if self.on_failure == "spool":
             if time.monotonic() < self._retry_at_s:  # Redis was down a moment ago: don't wait
-                self._spool(batch, [None] * len(batch))
+                self._spool(batch)
                 return None
             if self.spool.has_entries():  # keep the order: what waits goes first
-                self._spool(batch, [None] * len(batch))
+                self._spool(batch)
                 try:
                     self.flush_spool()
                 except redis.RedisError as e:
@@ -206,9 +206,7 @@ class Publisher:
                 return None
         result = self._sender.send(batch)
         if batch.failure is not None:
-            raise PublishError(
-                _unserialisable_message(batch, result.entry_ids), entry_ids=result.entry_ids
-            ) from batch.failure
+            raise _unserialisable(batch, result) from batch.failure
         if result.error is None:
             self._redis_is_back()
             return result.entry_ids  # type: ignore[return-value]  # all str without an error
@@ -218,17 +216,17 @@ class Publisher:
                 entry_ids=result.entry_ids,
             ) from result.error
         self._redis_is_down(result.error)
-        self._spool(batch, result.entry_ids, start=result.resend_from)
+        self._spool(batch, result)
         return None
 
-    def _spool(self, batch: Outgoing, entry_ids: list[str | None], *, start: int = 0) -> None:
-        """Keep the batch's events from `start` on for replay. An event that cannot be
-        serialised raises instead, and nothing of the batch is spooled."""
+    def _spool(self, batch: Outgoing, result: BatchResult | None = None) -> None:
+        """Keep the batch's events for replay: those from `result.resend_from` on, after
+        a send. An event that cannot be serialised raises instead, and nothing of the
+        batch is spooled."""
+        result = result or BatchResult([None] * len(batch))
         if not batch.make_all():
-            raise PublishError(
-                _unserialisable_message(batch, entry_ids), entry_ids=entry_ids
-            ) from batch.failure
-        self.spool.append(batch.entries(start))
+            raise _unserialisable(batch, result) from batch.failure
+        self.spool.append(batch.entries(result.resend_from))
 
     def _send_spooled(self, entries: list[Entry]) -> None:
         result = self._sender.send(Outgoing.of_entries(entries))
@@ -398,11 +396,21 @@ def _failure_message(batch: Outgoing, result: BatchResult, *, cluster: bool) -> 
     return f"could not publish {batch.describe()}: {error}{part}"
 
 
-def _unserialisable_message(batch: Outgoing, entry_ids: list[str | None]) -> str:
+def _unserialisable(batch: Outgoing, result: BatchResult) -> PublishError:
+    """The error for a batch an event that cannot be serialised stopped: `entry_ids` only
+    for the events safely in (after an error, those before `resend_from`: a replication
+    lag puts every one at risk)."""
+    entry_ids = result.entry_ids
+    also = ""
+    if result.error is not None:
+        entry_ids = entry_ids[: result.resend_from]
+        entry_ids += [None] * (len(batch) - len(entry_ids))
+        also = f" ({type(result.error).__name__} for those sent: {result.error})"
     taken = sum(entry_id is not None for entry_id in entry_ids)
-    return (
+    return PublishError(
         f"event {batch.made} of {len(batch)} cannot be written as JSON: {batch.failure}. Only "
         "an event built without validation (model_construct) can hold such a value: build "
-        f"it with the model's constructor. Redis took {taken} events before it (see "
-        "entry_ids); it and the events after it were neither sent nor spooled"
+        f"it with the model's constructor. Redis took {taken} events before it{also} (see "
+        "entry_ids); it and the events after it were neither sent nor spooled",
+        entry_ids=entry_ids,
     )

@@ -4,9 +4,12 @@ part way (error replies in the middle, a connection cut after some replies)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -365,3 +368,59 @@ def test_an_unserialisable_event_while_redis_is_down_is_not_spooled(
     with pytest.raises(PublishError, match="event 1 of 2 cannot be written as JSON"):
         down.publish_many([make_prediction(), _unserialisable()])
     assert len(_spooled(down.spool)) == 1
+
+
+def test_an_unserialisable_event_after_a_lost_wait_reply_reports_nothing_as_safe(
+    prefix: str, tmp_path: Path, redis_url: str
+) -> None:
+    """The ten XADDs before the bad event are answered, then the link drops before WAIT's
+    reply: no replica confirmed them, so entry_ids must not call them taken (a failover
+    would lose them); re-sending them is harmless, trusting them is not."""
+    port = urlsplit(redis_url).port
+    assert port is not None
+    proxy = CuttingProxy(port, replies=10)
+    try:
+        cut = Publisher.from_url(
+            f"redis://127.0.0.1:{proxy.port}/0",
+            prefix=prefix,
+            spool_dir=tmp_path / "spool",
+            replicas_to_ack=1,
+        )
+        with pytest.raises(PublishError, match="event 10 of 11") as caught:
+            cut.publish_many([*random_predictions(10, seed=13), _unserialisable()])
+    finally:
+        proxy.close()
+    assert caught.value.entry_ids == [None] * 11
+    assert "connection closed" in str(caught.value)  # the outage is not hidden either
+
+
+def test_an_unserialisable_event_after_a_replication_lag_reports_nothing_as_safe(
+    prefix: str, tmp_path: Path
+) -> None:
+    """The replica is connected but stalled: WAIT times out, so the events before the bad
+    one are on the primary only, and entry_ids must not call them taken."""
+    primary = RedisServer(tmp_path / "primary").start()
+    replica_args = ("--replicaof", "127.0.0.1", str(primary.port))
+    replica = RedisServer(tmp_path / "replica", args=replica_args).start()
+    try:
+        with redis.Redis.from_url(primary.url) as direct:
+            deadline = time.monotonic() + 10
+            while direct.info("replication").get("slave0", {}).get("state") != "online":
+                assert time.monotonic() < deadline, "the replica did not come online"
+                time.sleep(0.05)
+        publisher = Publisher.from_url(
+            primary.url, prefix=prefix, spool_dir=tmp_path / "spool", replicas_to_ack=1
+        )
+        assert publisher.publish(make_prediction()) is not None  # the replica acknowledges
+        assert replica.pid is not None
+        os.kill(replica.pid, signal.SIGSTOP)  # still connected, acknowledging nothing
+        try:
+            with pytest.raises(PublishError, match="event 2 of 3") as caught:
+                publisher.publish_many([make_prediction(), make_prediction(), _unserialisable()])
+        finally:
+            os.kill(replica.pid, signal.SIGCONT)
+        assert caught.value.entry_ids == [None, None, None]
+        assert "replicas acknowledged" in str(caught.value)
+    finally:
+        replica.stop(save=False)
+        primary.stop(save=False)
