@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from producer_sdk.encoding import event_json
 from producer_sdk.events import AnyEvent
 from producer_sdk.failures import Entry
+from producer_sdk.vocabulary import EventType
 
 
 class Outgoing:
@@ -89,7 +90,7 @@ class Outgoing:
         if len(self) != 1:
             return f"{len(self)} events"
         if self._events is not None:
-            kind = self._events[0].type.value
+            kind = EventType(self._events[0].type).value  # text, from model_construct
         else:
             kind = json.loads(self.payloads[0])["type"]
         return f"{kind} to {self.streams[0]}"

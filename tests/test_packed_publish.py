@@ -424,3 +424,14 @@ def test_an_unserialisable_event_after_a_replication_lag_reports_nothing_as_safe
     finally:
         replica.stop(save=False)
         primary.stop(save=False)
+
+
+def test_a_single_constructed_event_is_described_in_the_error(tmp_path: Path, prefix: str) -> None:
+    """An event built by model_construct with its type as plain text serialises, and an
+    outage in raise mode says what could not be published (not an AttributeError)."""
+    event = Prediction.model_construct(**{**make_prediction().__dict__, "type": "prediction"})
+    down = Publisher.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", prefix=prefix, on_failure="raise", spool_dir=tmp_path
+    )
+    with pytest.raises(PublishError, match=f"could not publish prediction to {prefix}:stream"):
+        down.publish(event)
