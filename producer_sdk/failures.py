@@ -58,15 +58,21 @@ def is_outage(error: BaseException, *, cluster: bool = False) -> bool:
     )
 
 
-def configuration_message(batch: str, error: BaseException) -> str:
-    """What to fix, for a failure that is not an outage (`batch` in a few words)."""
+def configuration_message(batch: str, error: BaseException, *, spooled_in: str = "") -> str:
+    """What to fix, for a failure that is not an outage (`batch` in a few words;
+    `spooled_in`: the spool the events wait in, when they were spooled before it came)."""
+    kept = (
+        f"they wait in the spool {spooled_in}: fix it, then call flush_spool()"
+        if spooled_in
+        else "nothing was spooled"
+    )
     if isinstance(error, MISDIRECTED_ERRORS):
         return (
             f"could not publish {batch}: {type(error).__name__}: {error}. "
             "The URL points at one node of a Redis Cluster: use redis+cluster://host:port"
-            "[,host:port] and partitions= (the workers' MLMON_PARTITIONS); nothing was spooled"
+            f"[,host:port] and partitions= (the workers' MLMON_PARTITIONS); {kept}"
         )
     return (
         f"could not publish {batch}: {type(error).__name__}: {error} "
-        "(a configuration error, not an outage: nothing was spooled)"
+        f"(a configuration error, not an outage: {kept})"
     )

@@ -199,7 +199,12 @@ class Publisher:
                     self.flush_spool()
                 except redis.RedisError as e:
                     if not is_outage(e, cluster=self._cluster):
-                        raise PublishError(configuration_message(batch.describe(), e)) from e
+                        raise PublishError(
+                            configuration_message(
+                                batch.describe(), e, spooled_in=str(self.spool.path)
+                            ),
+                            entry_ids=[None] * len(batch),
+                        ) from e
                     self._redis_is_down(e)
                     return None
                 self._redis_is_back()

@@ -435,3 +435,24 @@ def test_a_single_constructed_event_is_described_in_the_error(tmp_path: Path, pr
     )
     with pytest.raises(PublishError, match=f"could not publish prediction to {prefix}:stream"):
         down.publish(event)
+
+
+def test_a_configuration_error_on_replay_says_the_events_wait_in_the_spool(
+    redis_url: str, client: redis.Redis, prefix: str, tmp_path: Path
+) -> None:
+    """Events spooled in an outage are replayed before a new publish; when the replay meets
+    a configuration error, the new events are in the spool too, and the error says so."""
+    down = Publisher.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", prefix=prefix, spool_dir=tmp_path
+    )
+    first, second = make_prediction(), make_prediction()
+    assert down.publish(first) is None
+    client.set(f"{prefix}:stream:predictions", "not a stream")
+    up = Publisher.from_url(redis_url, prefix=prefix, spool_dir=tmp_path)
+    with pytest.raises(PublishError, match=r"WRONGTYPE.*they wait in the spool") as caught:
+        up.publish(second)
+    assert caught.value.entry_ids == [None]
+    assert _spooled(up.spool) == [first.model_dump_json(), second.model_dump_json()]
+    client.delete(f"{prefix}:stream:predictions")
+    assert up.flush_spool() == 2
+    assert client.xlen(f"{prefix}:stream:predictions") == 2
