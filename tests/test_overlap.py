@@ -34,6 +34,22 @@ def _burst(client: redis.Redis, settings: Settings) -> GroupConsumer:
     return consumer
 
 
+def _fail_once(
+    monkeypatch: pytest.MonkeyPatch, method: str, *, call: int, error: Exception
+) -> None:
+    """Make the metrics commit's `method` raise `error` on its `call`-th call only."""
+    original = getattr(metrics._MetricsCommit, method)
+    calls = {"n": 0}
+
+    def failing(self: metrics._MetricsCommit) -> object:
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise error
+        return original(self)
+
+    monkeypatch.setattr(metrics._MetricsCommit, method, failing)
+
+
 def test_a_batch_with_events_already_counted_counts_only_the_new_ones(
     client: redis.Redis, settings: Settings
 ) -> None:
@@ -59,16 +75,7 @@ def test_a_failing_commit_is_retried_entry_by_entry_and_counts_each_event_once(
 ) -> None:
     events = [make_prediction(ticker=f"F{i}.NS") for i in range(30)]
     publisher.publish_many(events)
-    finish = metrics._MetricsCommit.finish
-    calls = {"n": 0}
-
-    def failing_once(self: metrics._MetricsCommit) -> list[object]:
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second batch's commit
-            raise ValueError("a handler bug")
-        return finish(self)  # type: ignore[return-value]
-
-    monkeypatch.setattr(metrics._MetricsCommit, "finish", failing_once)
+    _fail_once(monkeypatch, "finish", call=2, error=ValueError("a handler bug"))
     consumer = _burst(client, settings)
     assert _counted(client, settings) == 30
     assert consumer.stats.processed == 30
@@ -82,15 +89,7 @@ def test_an_environment_fault_in_a_commit_leaves_its_entries_pending_for_the_nex
     events = [make_prediction(ticker=f"E{i}.NS") for i in range(30)]
     publisher.publish_many(events)
     start = metrics._MetricsCommit.start
-    calls = {"n": 0}
-
-    def broken_once(self: metrics._MetricsCommit) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise redis.ConnectionError("Redis went away")
-        start(self)
-
-    monkeypatch.setattr(metrics._MetricsCommit, "start", broken_once)
+    _fail_once(monkeypatch, "start", call=3, error=redis.ConnectionError("Redis went away"))
     with pytest.raises(redis.ConnectionError):
         _burst(client, settings)
     stream = Keys.of(settings).stream(StreamName.PREDICTIONS)

@@ -289,18 +289,17 @@ class SentBatch:
         try:
             reply: Any = connection.read_response()
         except NoScriptError:  # not loaded in Redis yet: `apply` loads it
-            pool.release(connection)
-            return applier.apply(self.stream_key, effects)
+            reply = None
         except redis.ResponseError:  # the script's own error
-            pool.release(connection)
             raise
         except Exception:  # noqa: BLE001  (the connection broke, the step ran or not:
             # applied again, the marks make it count nothing twice)
             connection.disconnect()  # type: ignore[no-untyped-call]
+            reply = None
+        finally:
             pool.release(connection)
-            return applier.apply(self.stream_key, effects)
-        pool.release(connection)
-        if not isinstance(reply, list):
+        if isinstance(reply, list):  # duplicates the step refused: the batch without them
+            effects.drop([int(position) for position in reply])
+        elif reply is not None:
             return int(reply)
-        effects.drop([int(position) for position in reply])
         return applier.apply(self.stream_key, effects)

@@ -16,7 +16,7 @@ Nothing of the guarantees moves: each commit is the same atomic step (effect, ma
 acknowledgement) it was, commits run one at a time in batch order, and an entry whose
 commit did not happen is still pending. Only the moment a failure is seen moves, to the
 settling after the next batch's preparation; the failed batch is then retried entry by
-entry as before (`GroupConsumer._isolate`).
+entry as before (`BatchRunner.after_batch_failed`).
 """
 
 from __future__ import annotations
