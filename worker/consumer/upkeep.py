@@ -24,10 +24,15 @@ def run_guarded(task: UpkeepTask, run: Callable[[], None], *, strict: bool = Fal
     `strict` (the end of a burst, which has no next turn) lets the failure through."""
     try:
         run()
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        if strict:
+            raise
+        # the outage the consumer's loop reports, once per streak: not once more per task
+        log.debug("upkeep task skipped: redis unavailable", task=task.value, error=str(e))
     except redis.RedisError as e:
         if strict:
             raise
-        log.warning("upkeep task failed: redis unavailable", task=task.value, error=str(e))
+        log.warning("upkeep task failed: redis refused it", task=task.value, error=str(e))
     except Exception:
         if strict:
             raise
